@@ -1,0 +1,198 @@
+"""Small git verbs over the subprocess chokepoint.
+
+Every call strips inherited ``GIT_*`` variables, sets author and committer explicitly,
+never prompts, and passes credentials through the environment only: an HTTP
+``Authorization`` header via ``GIT_CONFIG_*`` variables, or an SSH key via
+``GIT_SSH_COMMAND``. Tokens never reach the remote URL, ``.git/config`` or argv.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_actions.errors import ExternalError
+from gitops_actions.proc import Completed, ProcessFailed, run
+from gitops_actions.secrets import REDACTOR
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+BOT = Identity("gitops-actions[bot]", "gitops-actions-bot@users.noreply.localhost")
+
+
+@dataclass(frozen=True)
+class Auth:
+    """HTTPS token (with its basic-auth user name) or an SSH private key file."""
+
+    token: str | None = None
+    username: str = "x-access-token"
+    ssh_key: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if self.token:
+            REDACTOR.learn(self.token)
+            basic = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
+            REDACTOR.learn(basic)
+            env |= {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+            }
+        if self.ssh_key:
+            env["GIT_SSH_COMMAND"] = shlex.join(
+                [
+                    "ssh",
+                    "-i",
+                    self.ssh_key,
+                    "-o",
+                    "IdentitiesOnly=yes",
+                    "-o",
+                    "StrictHostKeyChecking=accept-new",
+                ]
+            )
+        return env
+
+
+class PushRejected(ExternalError):
+    """The remote moved on: fetch, redo the change on the new tip, push again."""
+
+
+_REJECTED = re.compile(
+    r"non-fast-forward|fetch first|stale info|incorrect old value|"
+    r"cannot lock ref|failed to update ref|\[rejected\]|\[remote rejected\]",
+)
+
+
+def git_env(
+    base: Mapping[str, str], identity: Identity = BOT, auth: Auth | None = None
+) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if not k.startswith("GIT_")}
+    env |= {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": identity.name,
+        "GIT_AUTHOR_EMAIL": identity.email,
+        "GIT_COMMITTER_NAME": identity.name,
+        "GIT_COMMITTER_EMAIL": identity.email,
+        "LC_ALL": "C",
+    }
+    if auth is not None:
+        env |= auth.env()
+    return env
+
+
+class Repo:
+    """A working tree (or bare repository) and the identity and auth used on it."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        identity: Identity = BOT,
+        auth: Auth | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.identity = identity
+        self.auth = auth
+        self._env = git_env(os.environ if env is None else env, identity, auth)
+
+    def git(self, *args: str, timeout: float = 300, check: bool = True) -> Completed:
+        return run(["git", *args], cwd=self.path, env=self._env, timeout=timeout, check=check)
+
+    def head_sha(self, ref: str = "HEAD") -> str:
+        return self.git("rev-parse", "--verify", f"{ref}^{{commit}}").stdout.strip()
+
+    def current_branch(self) -> str:
+        return self.git("symbolic-ref", "--short", "HEAD").stdout.strip()
+
+    def is_dirty(self) -> bool:
+        return bool(self.git("status", "--porcelain").stdout.strip())
+
+    def add(self, paths: Sequence[str] = (".",)) -> None:
+        self.git("add", "--", *paths)
+
+    def commit(self, message: str, *, allow_empty: bool = False) -> str:
+        """Commit what is staged; the message goes through stdin, never argv."""
+        args = ["commit", "--quiet", "--no-verify", "--file=-"]
+        if allow_empty:
+            args.append("--allow-empty")
+        run(["git", *args], cwd=self.path, env=self._env, input=message)
+        return self.head_sha()
+
+    def fetch(self, remote: str, ref: str, *, depth: int | None = None) -> str:
+        args = ["fetch", "--quiet", "--no-tags"]
+        if depth:
+            args.append(f"--depth={depth}")
+        self.git(*args, remote, ref)
+        return self.head_sha("FETCH_HEAD")
+
+    def reset_hard(self, ref: str) -> None:
+        self.git("reset", "--quiet", "--hard", ref)
+
+    def push(self, remote: str, refspec: str, *, force_with_lease: str | None = None) -> None:
+        """Push; a rejection because the remote moved on raises ``PushRejected``."""
+        args = ["push", "--porcelain", remote, refspec]
+        if force_with_lease is not None:
+            args.insert(1, f"--force-with-lease={force_with_lease}")
+        try:
+            self.git(*args)
+        except ProcessFailed as err:
+            if _REJECTED.search(err.stderr + err.stdout):
+                raise PushRejected(f"push to {remote} rejected: the branch moved on") from None
+            raise
+
+
+def init(
+    path: str | os.PathLike[str], *, branch: str = "main", bare: bool = False, **kwargs: object
+) -> Repo:
+    Path(path).mkdir(parents=True, exist_ok=True)
+    repo = Repo(path, **kwargs)  # type: ignore[arg-type]
+    repo.git("init", "--quiet", f"--initial-branch={branch}", *(["--bare"] if bare else []))
+    return repo
+
+
+def clone(
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    branch: str | None = None,
+    depth: int | None = None,
+    identity: Identity = BOT,
+    auth: Auth | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Repo:
+    """Clone ``url`` into ``dest`` (shallow when ``depth`` is set)."""
+    repo = Repo(Path(dest).parent, identity=identity, auth=auth, env=env)
+    args = ["clone", "--quiet", "--no-tags"]
+    if depth:
+        args.append(f"--depth={depth}")
+    if branch:
+        args += ["--branch", branch]
+    repo.git(*args, "--", url, str(dest))
+    return Repo(dest, identity=identity, auth=auth, env=env)
+
+
+def remote_default_branch(
+    url: str, *, auth: Auth | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """The branch the remote's HEAD points at."""
+    out = run(
+        ["git", "ls-remote", "--symref", "--", url, "HEAD"],
+        env=git_env(os.environ if env is None else env, auth=auth),
+    ).stdout
+    match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD$", out, re.MULTILINE)
+    if not match:
+        raise ExternalError(f"{url}: cannot tell the remote's default branch", transient=False)
+    return match.group(1)

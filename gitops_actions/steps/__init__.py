@@ -1,0 +1,61 @@
+"""The registry of steps. The CLI, ``action.yml`` and the GitLab components derive from it."""
+
+from __future__ import annotations
+
+from gitops_actions.step import Step
+from gitops_actions.steps import build, demo
+
+
+def _pending(name: str, summary: str, *examples: str) -> Step:
+    return Step(name=name, summary=summary, examples=examples, options=None)
+
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        build.STEP,
+        _pending(
+            "bump",
+            "Write a new image reference (tag and digest) into the config repo and commit it.",
+            "gitops-actions bump --repo https://git.example.com/platform/config.git "
+            "--image ghcr.io/acme/shop:1.4.2@sha256:<digest>",
+        ),
+        _pending(
+            "promote",
+            "Copy the exact image deployed in one environment to another.",
+            "gitops-actions promote --repo . --from overlays/staging --to overlays/prod "
+            "--image ghcr.io/acme/shop",
+        ),
+        _pending(
+            "rollback",
+            "Revert a bump commit in the config repo through the same safe writer.",
+            "gitops-actions rollback --repo . --commit <sha>",
+        ),
+        _pending(
+            "validate",
+            "Validate manifests offline against Kubernetes and CRD schemas.",
+            "gitops-actions validate clusters/ apps/ --kubernetes-version 1.32",
+        ),
+        _pending(
+            "diff",
+            "Render the config repo at two refs and diff the resulting resources.",
+            "gitops-actions diff --repo . --base origin/main --head HEAD --output diff.json",
+        ),
+        _pending(
+            "comment",
+            "Post a diff or any markdown as one sticky comment on a PR or MR.",
+            "gitops-actions comment --forge github --from diff.json --pr 42",
+        ),
+        _pending(
+            "handoff",
+            "Hand off to Argo CD or Flux and wait until the new revision is applied.",
+            "gitops-actions handoff --agent argocd --app shop-prod --revision <sha>",
+        ),
+        _pending(
+            "serve",
+            "Run the PR-comment bot as a small web service.",
+            "gitops-actions serve --listen 127.0.0.1:8080",
+        ),
+        demo.STEP,
+    )
+}

@@ -1,0 +1,147 @@
+"""demo: the whole pipeline on bundled example repos, with local stand-ins.
+
+Stand-ins: bare git remotes for the app and config repos, a throwaway Docker engine and
+registry (when this machine can start them), and a local forge that writes PR comments
+to files. Each step the project has built runs for real; the others say so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from gitops_actions import git
+from gitops_actions.sandbox import DockerSandbox, Unavailable
+from gitops_actions.step import Context, Step, StepResult, option
+
+EXAMPLE_REGISTRY = "127.0.0.1:5000"  # what the example files say; replaced by the real one
+APP_IMAGE = "demo/shop"
+PENDING = ("bump", "validate", "diff", "comment", "handoff")
+
+
+@dataclass(frozen=True)
+class Options:
+    workdir: str | None = option(
+        "where to put the demo's repos and logs (default: a new temporary directory, kept)",
+        metavar="DIR",
+    )
+    docker: bool = option(
+        "start a throwaway Docker engine and registry to build the app", default=True
+    )
+    tag: str = option("tag for the demo image", default="1.1.0")
+
+
+def _copy_example(name: str, dest: Path, registry: str) -> None:
+    """Copy a bundled example tree, pointing its image references at ``registry``."""
+    source = resources.files("gitops_actions") / "examples" / name
+    with resources.as_file(source) as src:
+        shutil.copytree(src, dest)
+    for path in dest.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if EXAMPLE_REGISTRY in text:
+                path.write_text(text.replace(EXAMPLE_REGISTRY, registry), encoding="utf-8")
+
+
+def _publish(tree: Path, remote: Path, message: str) -> str:
+    """Make ``tree`` a git repo with one commit and push it to a new bare ``remote``."""
+    git.init(remote, bare=True)
+    repo = git.init(tree)
+    repo.add()
+    sha = repo.commit(message)
+    repo.git("remote", "add", "origin", str(remote))
+    repo.push("origin", "main")
+    return sha
+
+
+def run(opts: Options, ctx: Context) -> StepResult:
+    from gitops_actions.steps import build
+
+    work = Path(opts.workdir or tempfile.mkdtemp(prefix="gitops-demo-")).resolve()
+    if work.exists() and any(work.iterdir()):
+        from gitops_actions.errors import UsageError
+
+        raise UsageError(f"--workdir {work}: not empty; give a new or empty directory")
+    work.mkdir(parents=True, exist_ok=True)
+    log = ctx.ci.log
+    outputs: dict[str, str] = {"workdir": str(work)}
+    lines = [f"# gitops-actions demo\n\nWork directory: `{work}`\n"]
+
+    reason = None if opts.docker else "disabled by --no-docker"
+    reason = reason or DockerSandbox.why_not()
+    sandbox = DockerSandbox(work / "docker") if reason is None else None
+    registry = sandbox.registry if sandbox else EXAMPLE_REGISTRY
+
+    with ctx.ci.group("set up: example repos and bare git remotes"):
+        app_sha = _publish_example("app", work, registry, "shop: initial import")
+        config_sha = _publish_example("config", work, registry, "config: initial import")
+        (work / "forge" / "comments").mkdir(parents=True)
+        log(
+            f"app repo     {work / 'app'} -> remote {work / 'remotes' / 'app.git'} ({app_sha[:12]})"
+        )
+        log(
+            f"config repo  {work / 'config'} -> remote {work / 'remotes' / 'config.git'} "
+            f"({config_sha[:12]})"
+        )
+        log(f"local forge  comments are written to {work / 'forge' / 'comments'}")
+    outputs["config-remote"] = str(work / "remotes" / "config.git")
+
+    try:
+        if sandbox is not None:
+            with ctx.ci.group("set up: throwaway Docker engine and registry"):
+                try:
+                    sandbox.start()
+                    log(f"engine {sandbox.docker_host}, registry {sandbox.registry}")
+                except Unavailable as err:
+                    reason, sandbox = str(err), None
+        if sandbox is None:
+            log(f"build: skipped ({reason})")
+            lines.append(f"- **build**: skipped ({reason})")
+        else:
+            built = build.run(
+                build.Options(
+                    image=f"{sandbox.registry}/{APP_IMAGE}",
+                    context=str(work / "app"),
+                    tag=(opts.tag,),
+                    docker_host=sandbox.docker_host,
+                ),
+                ctx,
+            )
+            log(f"build: {built.message}")
+            outputs["image-ref"] = built.outputs["ref"]
+            lines.append(f"- **build**: {built.message}")
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+    for name in PENDING:
+        log(f"{name}: not implemented yet")
+        lines.append(f"- **{name}**: not implemented yet")
+    log(f"Look around: {work}")
+    return StepResult("changed", "demo finished", outputs, "\n".join(lines) + "\n")
+
+
+def _publish_example(name: str, work: Path, registry: str, message: str) -> str:
+    tree = work / name
+    _copy_example(name, tree, registry)
+    return _publish(tree, work / "remotes" / f"{name}.git", message)
+
+
+STEP = Step(
+    name="demo",
+    summary="Run the whole pipeline on bundled example repos with local stand-ins.",
+    examples=(
+        "gitops-actions demo",
+        "gitops-actions demo --workdir /tmp/demo --no-docker",
+    ),
+    options=Options,
+    run=run,
+    outputs=(
+        ("workdir", "the demo's work directory"),
+        ("config-remote", "the bare git remote of the example config repo"),
+        ("image-ref", "the image the demo built and pushed"),
+    ),
+)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine for the demo and the tests: Debian packages (as root),
+# then a virtualenv in .venv with the project and its test tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${need_apt[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+  else
+    echo "setup: not root, so not installing ${need_apt[*]}; tests that need them will skip" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -c 'import gitops_actions, yaml; assert yaml.__with_libyaml__, "PyYAML without libyaml"'

@@ -1,0 +1,43 @@
+"""The demo end to end, with the throwaway Docker engine and registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops_actions import git
+from gitops_actions.sandbox import DockerSandbox
+
+from support import need, run_cli
+
+pytestmark = pytest.mark.component
+
+
+def test_demo_runs_the_pipeline(tmp_path: Path) -> None:
+    reason = DockerSandbox.why_not()
+    if reason:
+        need(reason)
+    work = tmp_path / "demo"
+    proc = run_cli("demo", "--workdir", str(work), "--tag", "9.9.9")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "build: built and pushed 127.0.0.1:" in proc.stdout
+    ref = next(line for line in proc.stdout.splitlines() if line.startswith("output image-ref="))
+    assert ":9.9.9@sha256:" in ref
+    config = git.Repo(work / "remotes" / "config.git")
+    tree = config.git("ls-tree", "-r", "--name-only", "main").stdout.split()
+    assert "apps/shop/overlays/prod/kustomization.yaml" in tree
+    assert "argocd/shop-prod.yaml" in tree
+    # the example config points at the registry the demo started
+    registry = ref.split("=", 1)[1].split("/", 1)[0]
+    values = config.git("show", "main:apps/payments/values.yaml").stdout
+    assert f"repository: {registry}/demo/payments" in values
+    assert (work / "forge" / "comments").is_dir()
+
+
+def test_demo_refuses_a_non_empty_workdir(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    proc = run_cli("demo", "--workdir", str(tmp_path), "--no-docker")
+    assert proc.returncode == 2
+    assert "not empty" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]

@@ -1,0 +1,167 @@
+"""The command line: every step listed, flags and GITOPS_* variables equivalent, exit codes."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_actions import cli
+from gitops_actions.step import env_name, flag_name
+from gitops_actions.steps import STEPS
+
+from support import base_env, run_cli
+
+PENDING = [name for name, step in STEPS.items() if not step.built]
+
+
+def test_help_lists_every_step() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for name in STEPS:
+        assert f"    {name} " in proc.stdout
+    assert set(STEPS) >= {
+        "build",
+        "bump",
+        "promote",
+        "rollback",
+        "validate",
+        "diff",
+        "comment",
+        "handoff",
+        "serve",
+        "demo",
+    }
+
+
+@pytest.mark.parametrize("name", list(STEPS))
+def test_every_step_help_shows_examples(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([name, "--help"], env={}) == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    for example in STEPS[name].examples:
+        assert example in out
+
+
+@pytest.mark.parametrize("name", PENDING)
+def test_pending_steps_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([name, "--image", "x"], env={}) == 2
+    assert capsys.readouterr().err == f"gitops-actions {name}: error: not implemented yet\n"
+
+
+def _sample(kind: type) -> tuple[list[str], str, Any]:
+    """A value for an option of ``kind``: flag arguments, variable text, resolved value."""
+    if kind is bool:
+        return [], "false", False
+    if kind is int:
+        return ["7"], "7", 7
+    if kind is float:
+        return ["2.5"], "2.5", 2.5
+    if kind is tuple:
+        return ["a", "b"], "a\nb", ("a", "b")
+    return ["some-value"], "some-value", "some-value"
+
+
+CASES = [(step.name, field.name) for step in STEPS.values() for field in step.fields()] + [
+    ("demo", field.name) for field in cli.dataclasses.fields(cli.GlobalOptions)
+]
+
+
+@pytest.mark.parametrize(("step_name", "field_name"), CASES)
+def test_flag_and_environment_variable_are_equivalent(step_name: str, field_name: str) -> None:
+    step = STEPS[step_name]
+    owner = step.options if field_name in {f.name for f in step.fields()} else cli.GlobalOptions
+    field = {f.name: f for f in cli.dataclasses.fields(owner)}[field_name]
+    kind = cli._kind(typing.get_type_hints(owner)[field_name])
+    meta = field.metadata["gitops"]
+    args, text, value = _sample(kind)
+    if meta.choices:
+        args, text, value = [meta.choices[-1]], meta.choices[-1], meta.choices[-1]
+    required = [f for f in step.fields() if f.metadata["gitops"].required and f.name != field_name]
+    base = {env_name(f.name): "x.example/required" for f in required}
+    parser = cli.build_parser()
+    if kind is bool:
+        argv = [step_name, "--no-" + flag_name(field_name)[2:]]
+    elif meta.positional:
+        argv = [step_name, *args]
+    else:
+        argv = [step_name] + [part for a in args for part in (flag_name(field_name), a)]
+    from_flags = cli.resolve(owner, parser.parse_known_args(argv)[0], base)
+    from_env = cli.resolve(
+        owner, parser.parse_known_args([step_name])[0], base | {env_name(field_name): text}
+    )
+    assert getattr(from_flags, field_name) == value
+    assert from_flags == from_env
+
+
+def test_flag_wins_over_variable() -> None:
+    parser = cli.build_parser()
+    ns = parser.parse_known_args(["build", "--image", "a.example/flag"])[0]
+    opts = cli.resolve(STEPS["build"].options, ns, {"GITOPS_IMAGE": "a.example/env"})
+    assert opts.image == "a.example/flag"
+
+
+def test_same_run_from_flags_or_environment(tmp_path: Path) -> None:
+    by_flags = run_cli("demo", "--no-docker", "--workdir", str(tmp_path / "a"))
+    by_env = run_cli(
+        "demo", env=base_env(GITOPS_DOCKER="false", GITOPS_WORKDIR=str(tmp_path / "b"))
+    )
+    assert by_flags.returncode == by_env.returncode == 0
+    assert (
+        by_flags.stdout.replace(str(tmp_path / "a"), "W").splitlines()[3:]
+        == by_env.stdout.replace(str(tmp_path / "b"), "W").splitlines()[3:]
+    )
+
+
+def test_bad_variable_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo"], env={"GITOPS_DOCKER": "maybe"}) == 2
+    assert capsys.readouterr().err == (
+        "gitops-actions demo: error: GITOPS_DOCKER='maybe': expected true or false\n"
+    )
+
+
+def test_missing_required_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["build"], env={}) == 2
+    assert "missing --image (or GITOPS_IMAGE)" in capsys.readouterr().err
+
+
+def test_unknown_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo", "--frobnicate"], env={}) == 2
+    assert "unrecognized arguments: --frobnicate" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback_only_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    plain = run_cli("demo", "--no-docker", "--workdir", str(tmp_path / "full"))
+    debug = run_cli("demo", "--no-docker", "--workdir", str(tmp_path / "full"), "--debug")
+    assert plain.returncode == debug.returncode == 2
+    assert plain.stderr.count("\n") == 1 and "not empty" in plain.stderr
+    assert "Traceback (most recent call last)" in debug.stderr
+
+
+def test_internal_errors_exit_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(opts: Any, ctx: Any) -> Any:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setitem(STEPS, "demo", cli.dataclasses.replace(STEPS["demo"], run=broken))
+    assert cli.main(["demo"], env={}) == 70
+    assert (
+        "internal error: ZeroDivisionError('boom') (rerun with --debug" in capsys.readouterr().err
+    )
+
+
+def test_empty_variable_means_unset() -> None:
+    """Actions pass every input, empty when not given; empty must keep the default."""
+    ns = cli.build_parser().parse_known_args(["build"])[0]
+    opts = cli.resolve(
+        STEPS["build"].options,
+        ns,
+        {"GITOPS_IMAGE": "a.example/app", "GITOPS_PUSH": "", "GITOPS_TAG": ""},
+    )
+    assert opts.push is True
+    assert opts.tag == ()
