@@ -12,17 +12,12 @@ from gitops_actions import distribution
 from gitops_actions.step import env_name
 from gitops_actions.steps import STEPS
 
-from support import need
-
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "schemas"
+SCHEMAS = ROOT / "tests" / "data" / "schemas"  # copied from shared/schemas, see SOURCES.txt
 
 
 def schema(name: str) -> dict[str, object]:
-    path = SHARED / name
-    if not path.exists():
-        need(f"{path} is missing")
-    loaded: dict[str, object] = yaml.safe_load(path.read_text())
+    loaded: dict[str, object] = yaml.safe_load((SCHEMAS / name).read_text())
     return loaded
 
 
