@@ -189,10 +189,18 @@ def remote_default_branch(
 ) -> str:
     """The branch the remote's HEAD points at."""
     out = run(
-        ["git", "ls-remote", "--symref", "--", url, "HEAD"],
+        ["git", "ls-remote", "--symref", "--", url, "HEAD", "refs/heads/*"],
         env=git_env(os.environ if env is None else env, auth=auth),
     ).stdout
     match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD$", out, re.MULTILINE)
-    if not match:
-        raise ExternalError(f"{url}: cannot tell the remote's default branch", transient=False)
-    return match.group(1)
+    heads = re.findall(r"^[0-9a-f]+\s+refs/heads/(\S+)$", out, re.MULTILINE)
+    if match and match.group(1) in heads:
+        return match.group(1)
+    for usual in ("main", "master"):  # HEAD unborn or missing: the usual names, or the only one
+        if usual in heads:
+            return usual
+    if len(heads) == 1:
+        return str(heads[0])
+    raise ExternalError(
+        f"{url}: cannot tell the remote's default branch", transient=False, hint="pass --branch"
+    )

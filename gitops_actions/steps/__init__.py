@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_actions.step import Step
-from gitops_actions.steps import build, demo
+from gitops_actions.steps import build, bump, demo
 
 
 def _pending(name: str, summary: str, *examples: str) -> Step:
@@ -14,12 +14,7 @@ STEPS: dict[str, Step] = {
     step.name: step
     for step in (
         build.STEP,
-        _pending(
-            "bump",
-            "Write a new image reference (tag and digest) into the config repo and commit it.",
-            "gitops-actions bump --repo https://git.example.com/platform/config.git "
-            "--image ghcr.io/acme/shop:1.4.2@sha256:<digest>",
-        ),
+        bump.STEP,
         _pending(
             "promote",
             "Copy the exact image deployed in one environment to another.",

@@ -1,0 +1,200 @@
+"""Plan a bump over a config tree: which files change, to what bytes, and why. Pure
+apart from reading files; writing them is the writer's job."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_actions.edit import hcl, keypath, semver
+from gitops_actions.edit.images import KUSTOMIZATION_NAMES, Hit, Planner
+from gitops_actions.edit.markers import plan_setters
+from gitops_actions.edit.source import Source, Splice
+from gitops_actions.errors import CheckFailed, InputError, UsageError
+from gitops_actions.imageref import ImageRef
+
+YAML_SUFFIXES = (".yaml", ".yml")
+HCL_SUFFIXES = (".tfvars", ".tf", ".hcl")
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SetValue:
+    """``--set FILE:PATH=VALUE``."""
+
+    file: str
+    path: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> SetValue:
+        target, eq, value = text.partition("=")
+        file, colon, path = target.partition(":")
+        if not (eq and colon and file and path):
+            raise UsageError(f"--set {text!r}: expected FILE:PATH=VALUE")
+        return cls(file, path, value)
+
+
+@dataclass(frozen=True)
+class Request:
+    images: tuple[ImageRef, ...] = ()
+    setters: Mapping[str, ImageRef] = field(default_factory=dict)
+    sets: tuple[SetValue, ...] = ()
+    files: tuple[str, ...] = ()  # globs that narrow the search
+    allow_downgrade: bool = False
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    before: bytes
+    after: bytes
+
+
+@dataclass(frozen=True)
+class Plan:
+    hits: tuple[Hit, ...]
+    changes: tuple[FileChange, ...]
+    found: int  # places found, changed or not
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(c.path for c in self.changes)
+
+
+def _selected(rel: str, globs: tuple[str, ...]) -> bool:
+    return not globs or any(fnmatch.fnmatchcase(rel, g) for g in globs)
+
+
+def iter_files(root: Path, globs: tuple[str, ...] = ()) -> Iterator[str]:
+    """Relative paths of YAML files under ``root``: no symlinks followed, no ``.git``."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(
+            d for d in dirs if d != ".git" and not os.path.islink(os.path.join(folder, d))
+        )
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            if not (name.endswith(YAML_SUFFIXES) or name == "Kustomization"):
+                continue
+            if os.path.islink(full):
+                continue
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if _selected(rel, globs):
+                yield rel
+
+
+def inside(root: Path, rel: str) -> Path:
+    """``root/rel``, refusing absolute paths, ``..`` escapes and symlinks on the way."""
+    if os.path.isabs(rel) or ".." in Path(rel).parts:
+        raise InputError("path leaves the repository", path=rel)
+    full = root / rel
+    real_root = os.path.realpath(root)
+    if os.path.realpath(full) != os.path.join(real_root, os.path.normpath(rel)):
+        raise InputError("path goes through a symlink; refusing to follow it", path=rel)
+    return full
+
+
+def read(root: Path, rel: str) -> bytes:
+    full = inside(root, rel)
+    try:
+        if full.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", path=rel)
+        return full.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", path=rel) from None
+
+
+def _merge(path: str, splices: list[Splice]) -> list[Splice]:
+    """Drop duplicates of the same edit; refuse two different edits of one span."""
+    by_span: dict[tuple[int, int], Splice] = {}
+    for splice in splices:
+        known = by_span.get((splice.start, splice.end))
+        if known and known.new != splice.new:
+            raise InputError(
+                f"two edits disagree: {known.what} and {splice.what}", path=path, line=splice.line
+            )
+        by_span[(splice.start, splice.end)] = splice
+    ordered = sorted(by_span.values(), key=lambda s: (s.start, s.end))
+    for a, b in itertools.pairwise(ordered):
+        if b.start < a.end:
+            raise InputError(f"overlapping edits: {a.what} and {b.what}", path=path, line=b.line)
+    return ordered
+
+
+def plan(root: Path, request: Request) -> Plan:
+    """Find every target under ``root`` and compute the new bytes of each changed file."""
+    hits: list[Hit] = []
+    per_file: dict[str, tuple[bytes, Source | None, list[Splice]]] = {}
+    needles = {r.short_name.encode() for r in request.images}
+    found = 0
+    if request.images or request.setters:
+        for rel in iter_files(root, request.files):
+            data = read(root, rel)
+            if not (
+                any(n in data for n in needles) or (request.setters and b"$imagepolicy" in data)
+            ):
+                continue
+            source = Source(rel, data)
+            file_hits = plan_setters(source, dict(request.setters))
+            kustomization = rel.rsplit("/", 1)[-1] in KUSTOMIZATION_NAMES
+            for ref in request.images:
+                file_hits += Planner(source, ref).plan(kustomization=kustomization)
+            hits += file_hits
+            per_file[rel] = (data, source, [s for h in file_hits for s in h.splices])
+    for item in request.sets:
+        data, known, splices = per_file.get(item.file) or (read(root, item.file), None, [])
+        if item.file.endswith(HCL_SUFFIXES):
+            count, new = hcl.plan_hcl(item.file, _text(item.file, data), item.path, item.value)
+        else:
+            known = known or Source(item.file, data)
+            count, new = keypath.plan_path(known, item.path, item.value)
+        if count == 0:
+            raise CheckFailed(f"{item.file}: no {item.path} found")
+        found += count
+        per_file[item.file] = (data, known, splices + new)
+    found += len(hits)
+    _refuse_downgrades(hits, request.allow_downgrade)
+    changes = []
+    for rel, (data, parsed, splices) in per_file.items():
+        merged = _merge(rel, splices)
+        if merged:
+            after = parsed.apply(merged) if parsed else _apply_text(data, merged)
+            if after != data:
+                changes.append(FileChange(rel, data, after))
+    notes = tuple(n for h in hits for n in h.notes)
+    return Plan(tuple(hits), tuple(changes), found, notes)
+
+
+def _text(path: str, data: bytes) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", path=path) from None
+
+
+def _apply_text(data: bytes, splices: list[Splice]) -> bytes:
+    text = data.decode()
+    for splice in reversed(splices):
+        text = text[: splice.start] + splice.new + text[splice.end :]
+    return text.encode()
+
+
+def _refuse_downgrades(hits: list[Hit], allowed: bool) -> None:
+    if allowed:
+        return
+    for hit in hits:
+        if hit.splices and semver.is_downgrade(hit.old.tag, hit.new.tag):
+            raise CheckFailed(
+                f"{hit.path}:{hit.line}: refusing to downgrade {hit.old.repository} from "
+                f"{hit.old.tag} to {hit.new.tag}",
+                hint="pass --allow-downgrade to do it anyway",
+            )
