@@ -27,6 +27,7 @@ from gitops_actions.errors import InputError, UsageError
 from gitops_actions.imageref import ImageRef
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_STR = yaml.ScalarNode("tag:yaml.org,2002:str", "", style="")  # how a new value is written
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,10 @@ class Planner:
             tag_node, digest_node = mapping_get(entry, "newTag"), mapping_get(entry, "digest")
             old = ImageRef(str(name), scalar(tag_node), scalar(digest_node) or None)
             new = old.with_(tag=self.target.tag or old.tag, digest=self.target.digest)
-            splices: list[Splice] = []
             what = f"kustomization images {name}"
+            inserts: list[tuple[str, str]] = []
+            deletes: list[Splice] = []
+            splices: list[Splice] = []
             for key, node, value in (
                 ("newTag", tag_node, new.tag),
                 ("digest", digest_node, new.digest),
@@ -205,11 +208,19 @@ class Planner:
                 if value == scalar(node) or (value is None and node is None):
                     continue
                 if node is None:
-                    splices.append(self._insert_pair(entry, key, str(value)))
+                    inserts.append((key, str(value)))
                 elif value is None:
-                    splices.append(self._delete_pair(entry, key))
+                    deletes.append(self._delete_pair(entry, key))
                 else:
                     splices.append(self.src.replace_scalar(node, value, f"{what} {key}"))
+            if inserts and deletes:  # one pair takes the place of the other
+                gone, (key, value) = deletes.pop(), inserts.pop()
+                text = self.src.text[gone.start : gone.end]
+                indent = text[: len(text) - len(text.lstrip())]
+                ending = text[len(text.rstrip("\r\n")) :]
+                pair = f"{indent}{key}: {render_scalar(_STR, value)}{ending}"
+                splices.append(Splice(gone.start, gone.end, pair, gone.line, f"set {key}"))
+            splices += deletes + [self._insert_pair(entry, k, v) for k, v in inserts]
             self._record(what, entry, old, new, splices, [])
 
     def _insert_pair(self, entry: yaml.MappingNode, key: str, value: str) -> Splice:
@@ -225,8 +236,7 @@ class Planner:
         end = text.find("\n", last_value.end_mark.index)
         end = len(text) if end < 0 else end - (1 if text[end - 1 : end] == "\r" else 0)
         indent = " " * entry.value[0][0].start_mark.column
-        probe = yaml.ScalarNode("tag:yaml.org,2002:str", value, style="")
-        new = f"{self.src.newline}{indent}{key}: {render_scalar(probe, value)}"
+        new = f"{self.src.newline}{indent}{key}: {render_scalar(_STR, value)}"
         return Splice(end, end, new, line, f"insert {key}", "", value)
 
     def _delete_pair(self, entry: yaml.MappingNode, key: str) -> Splice:

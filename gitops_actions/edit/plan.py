@@ -32,11 +32,21 @@ class SetValue:
 
     @classmethod
     def parse(cls, text: str) -> SetValue:
-        target, eq, value = text.partition("=")
-        file, colon, path = target.partition(":")
-        if not (eq and colon and file and path):
+        file, colon, rest = text.partition(":")
+        depth, quote, split = 0, "", -1
+        for index, char in enumerate(rest):  # the first = outside [..] and quotes
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char in "[]":
+                depth += 1 if char == "[" else -1
+            elif char == "=" and depth == 0:
+                split = index
+                break
+        if not (colon and file and split > 0):
             raise UsageError(f"--set {text!r}: expected FILE:PATH=VALUE")
-        return cls(file, path, value)
+        return cls(file, rest[:split], rest[split + 1 :])
 
 
 @dataclass(frozen=True)
