@@ -1,0 +1,228 @@
+"""The config-repo writer against real git remotes: commits, trailers, races, auth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gitops_actions import git, writer
+from gitops_actions.edit.plan import Plan, Request, plan
+from gitops_actions.imageref import parse
+from gitops_actions.sandbox import GitHttpServer
+
+from support import base_env, run_cli
+
+pytestmark = pytest.mark.component
+
+
+def config_remote(tmp_path: Path, files: dict[str, str], name: str = "config.git") -> Path:
+    remote = tmp_path / name
+    git.init(remote, bare=True)
+    seed = git.init(tmp_path / f"seed-{name}")
+    for rel, text in files.items():
+        (seed.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (seed.path / rel).write_text(text)
+    seed.add()
+    seed.commit("initial")
+    seed.push(str(remote), "main")
+    return remote
+
+
+def show(remote: Path, rel: str, ref: str = "main") -> str:
+    return git.Repo(remote).git("show", f"{ref}:{rel}").stdout
+
+
+def test_bump_commits_with_trailers_and_is_idempotent(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"app/deploy.yaml": "image: ghcr.io/acme/shop:1.0.0\n"})
+    env = base_env(
+        GITHUB_ACTIONS="true",
+        GITHUB_OUTPUT=str(tmp_path / "out"),
+        GITHUB_REPOSITORY="acme/shop",
+        GITHUB_SHA="f" * 40,
+        GITHUB_RUN_ID="77",
+    )
+    first = run_cli("bump", "--repo", str(remote), "--image", "ghcr.io/acme/shop:1.1.0", env=env)
+    assert first.returncode == 0, first.stderr
+    assert show(remote, "app/deploy.yaml") == "image: ghcr.io/acme/shop:1.1.0\n"
+    log = git.Repo(remote).git("log", "-1", "--format=%an%n%B", "main").stdout
+    assert log.splitlines()[:2] == [git.BOT.name, "bump shop to 1.1.0"]
+    assert "Source-Repository: https://github.com/acme/shop\n" in log
+    assert f"Source-Commit: {'f' * 40}\n" in log
+    assert "Pipeline: https://github.com/acme/shop/actions/runs/77\n" in log
+    head = git.Repo(remote).head_sha("main")
+    outputs = (tmp_path / "out").read_text()
+    assert f"changed=true\ncommit={head}\nbranch=main\nfiles=app/deploy.yaml\n" in outputs
+
+    again = run_cli("bump", "--repo", str(remote), "--image", "ghcr.io/acme/shop:1.1.0", env=env)
+    assert again.returncode == 0, again.stderr
+    assert git.Repo(remote).head_sha("main") == head
+    assert f"changed=false\ncommit={head}\n" in (tmp_path / "out").read_text()
+
+
+def test_local_clone_commits_and_pushes(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"values.yaml": "image:\n  repository: r.test/a\n  tag: 1\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    proc = run_cli(
+        "bump",
+        "--repo",
+        str(clone.path),
+        "--image",
+        "r.test/a:2",
+        "--message",
+        "deploy {image} {old_tag} -> {new_tag}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert clone.head_sha() == git.Repo(remote).head_sha("main")
+    assert (
+        git.Repo(remote).git("log", "-1", "--format=%s", "main").stdout
+        == "deploy r.test/a 1 -> 2\n"
+    )
+
+
+def test_dirty_clone_is_refused(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"values.yaml": "image: r.test/a:1\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    (clone.path / "notes.txt").write_text("mine")
+    proc = run_cli("bump", "--repo", str(clone.path), "--image", "r.test/a:2")
+    assert proc.returncode == 2
+    assert "uncommitted changes" in proc.stderr
+    assert (clone.path / "values.yaml").read_text() == "image: r.test/a:1\n"
+
+
+def test_rejected_push_replans_on_the_new_tip(tmp_path: Path) -> None:
+    """Another pipeline lands between our plan and our push: we redo the edit on its tip."""
+    remote = config_remote(
+        tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n", "b.yaml": "image: r.test/b:1.0.0\n"}
+    )
+    other = git.clone(str(remote), tmp_path / "other")
+    calls = []
+
+    def compute(root: Path) -> Plan:
+        calls.append(root)
+        if len(calls) == 1:  # the race: b is bumped by someone else right now
+            (other.path / "b.yaml").write_text("image: r.test/b:2.0.0\n")
+            other.add()
+            other.commit("bump b")
+            other.push("origin", "HEAD:main")
+        return plan(root, Request(images=(parse("r.test/a:1.1.0"),)))
+
+    outcome = writer.write(
+        writer.Target(str(remote)), compute, lambda p: "bump a", {}, sleep=lambda _: None
+    )
+    assert outcome.attempts == 2 and outcome.changed
+    assert show(remote, "a.yaml") == "image: r.test/a:1.1.0\n"
+    assert show(remote, "b.yaml") == "image: r.test/b:2.0.0\n"
+    subjects = git.Repo(remote).git("log", "--format=%s", "main").stdout.split("\n")
+    assert subjects[:3] == ["bump a", "bump b", "initial"]
+
+
+def test_gives_up_after_retries(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    other = git.clone(str(remote), tmp_path / "other")
+    counter = iter(range(100))
+
+    def compute(root: Path) -> Plan:
+        (other.path / "n.txt").write_text(str(next(counter)))
+        other.add()
+        other.commit("noise")
+        other.push("origin", "HEAD:main")
+        return plan(root, Request(images=(parse("r.test/a:1.1.0"),)))
+
+    with pytest.raises(writer.ExternalError, match="still rejected after 3 attempts"):
+        writer.write(
+            writer.Target(str(remote), retries=3), compute, lambda p: "x", {}, sleep=lambda _: None
+        )
+
+
+def _http_config(server: GitHttpServer, tmp_path: Path, name: str, files: dict[str, str]) -> str:
+    bare = config_remote(tmp_path, files, name)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--bare", str(bare), str(server.root / name)], check=True
+    )
+    return server.repo_url(name)
+
+
+def test_https_token_never_leaks(git_http: GitHttpServer, tmp_path: Path) -> None:
+    url = _http_config(git_http, tmp_path, "leak.git", {"a.yaml": "image: r.test/a:1\n"})
+    token = git_http.password
+    env = base_env(GITOPS_GIT_TOKEN=token, GITOPS_GIT_USERNAME=git_http.username, GITOPS_DEBUG="1")
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append(
+                subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            )
+            time.sleep(0.05)
+
+    git_http.delay = 0.3
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        proc = run_cli("bump", "--repo", url, "--image", "r.test/a:2", env=env)
+    finally:
+        done.set()
+        watcher.join()
+        git_http.delay = 0.0
+    assert proc.returncode == 0, proc.stderr
+    assert show(git_http.root / "leak.git", "a.yaml") == "image: r.test/a:2\n"
+    assert any("git-remote-http" in s or "git push" in s or "git clone" in s for s in seen)
+    assert not any(token in s for s in seen)
+    assert token not in proc.stdout + proc.stderr
+    assert token not in (git_http.root / "leak.git" / "config").read_text()
+
+
+def test_wrong_token_fails_with_exit_3_and_no_leak(git_http: GitHttpServer, tmp_path: Path) -> None:
+    url = _http_config(git_http, tmp_path, "wrong.git", {"a.yaml": "image: r.test/a:1\n"})
+    proc = run_cli(
+        "bump",
+        "--repo",
+        url,
+        "--image",
+        "r.test/a:2",
+        env=base_env(GITOPS_GIT_TOKEN="wrong-token-123"),
+    )
+    assert proc.returncode == 3
+    assert "wrong-token-123" not in proc.stdout + proc.stderr
+
+
+def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitops_actions", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_twenty_concurrent_bumps_all_land(git_http: GitHttpServer, tmp_path: Path) -> None:
+    files = {f"apps/app{i}/deploy.yaml": f"image: r.test/app{i}:1.0.0\n" for i in range(20)}
+    url = _http_config(git_http, tmp_path, "race20.git", files)
+    env = base_env(GITOPS_GIT_TOKEN=git_http.password, GITOPS_GIT_USERNAME=git_http.username)
+    procs = [
+        _spawn("bump", "--repo", url, "--image", f"r.test/app{i}:1.1.0", env=env) for i in range(20)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0] * 20, results
+    remote = git_http.root / "race20.git"
+    assert len(git.Repo(remote).git("log", "--format=%H", "main").stdout.split()) == 21
+    for i in range(20):
+        assert show(remote, f"apps/app{i}/deploy.yaml") == f"image: r.test/app{i}:1.1.0\n"
+
+
+def test_ten_racing_versions_end_on_the_highest(git_http: GitHttpServer, tmp_path: Path) -> None:
+    url = _http_config(git_http, tmp_path, "race10.git", {"d.yaml": "image: r.test/a:1.0.0\n"})
+    env = base_env(GITOPS_GIT_TOKEN=git_http.password, GITOPS_GIT_USERNAME=git_http.username)
+    procs = [
+        _spawn("bump", "--repo", url, "--image", f"r.test/a:1.0.{n}", env=env) for n in range(1, 11)
+    ]
+    codes = [p.wait(timeout=300) for p in procs]
+    assert set(codes) <= {0, 1}, codes  # 1: refused as a downgrade of what landed first
+    assert show(git_http.root / "race10.git", "d.yaml") == "image: r.test/a:1.0.10\n"
