@@ -36,6 +36,7 @@ class Target:
     timeout: float = 300.0
     identity: git.Identity = git.BOT
     auth: git.Auth | None = None
+    depth: int | None = 1  # how much history a clone of a remote fetches (None: all)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
                 target.repo,
                 Path(tmp) / "repo",
                 branch=branch,
-                depth=1,
+                depth=target.depth,
                 identity=target.identity,
                 auth=target.auth,
                 env=env,
@@ -102,6 +103,12 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
         repo.git("checkout", "--quiet", target.branch)
         branch = target.branch
     yield repo, branch
+
+
+def _fetch(repo: git.Repo, branch: str) -> str:
+    """Fetch ``branch`` from origin (shallow in a shallow clone); its tip."""
+    shallow = repo.git("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+    return repo.fetch("origin", f"refs/heads/{branch}", depth=1 if shallow else None)
 
 
 def _has_remote(repo: git.Repo) -> bool:
@@ -146,12 +153,96 @@ def write(
                     f"{pause:.1f}s (attempt {attempt + 1} of {target.retries})"
                 )
                 sleep(pause)
-                shallow = repo.git("rev-parse", "--is-shallow-repository").stdout.strip()
-                tip = repo.fetch(
-                    "origin", f"refs/heads/{branch}", depth=1 if shallow == "true" else None
-                )
-                repo.reset_hard(tip)
+                repo.reset_hard(_fetch(repo, branch))
         raise ExternalError(
             f"push to {branch} still rejected after {attempt} attempts",
             hint="raise --retries or --timeout",
         )
+
+
+@dataclass(frozen=True)
+class Review:
+    """Where a pull request goes: the forge, the project on it, and the branch to use."""
+
+    forge: Any  # gitops_actions.forge.Forge
+    project: str
+    name: str  # the pull request branch is gitops/<target branch>/<name>
+    title: Callable[[Plan], str]
+
+    def branch(self, base: str) -> str:
+        return f"gitops/{base}/{self.name}"
+
+
+def _remote_tip(repo: git.Repo, branch: str) -> str | None:
+    out = repo.git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.split()
+    return out[0] if out else None
+
+
+def write_pull_request(
+    target: Target,
+    review: Review,
+    compute: Callable[[Path], Plan],
+    message: Callable[[Plan], str],
+    env: Mapping[str, str],
+    log: Callable[[str], None] = lambda _: None,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> tuple[Outcome, str]:
+    """Rebuild the review branch as one commit on the target's tip, push it, and open or
+    update its pull request. Returns the outcome and the pull request URL ("" if none).
+
+    The branch is rebuilt from scratch each time, so it never carries stale edits; a newer
+    version already on the branch is never replaced by an older one.
+    """
+    if not is_remote(target.repo) and not target.commit:
+        raise UsageError("--pull-request needs a git repository to push to")
+    with checkout(target, env) as (repo, base):
+        if repo is None or not _has_remote(repo):
+            raise UsageError("--pull-request needs a config repo with a remote")
+        root, head = repo.path, review.branch(base)
+        deadline = time.monotonic() + target.timeout
+        for attempt in range(1, target.retries + 1):
+            base_tip = repo.head_sha()
+            plan = compute(root)
+            if not plan.changed:  # the target branch has it already: no pull request needed
+                return Outcome(plan, False, base_tip, head, attempt), ""
+            seen = _remote_tip(repo, head)
+            if seen:  # what the open branch already holds wins over an older request
+                seen = _fetch(repo, head)
+                repo.reset_hard(seen)
+                on_branch = compute(root)
+                repo.reset_hard(base_tip)
+                if not on_branch.changed:
+                    url = _upsert(review, base, plan, message)
+                    return Outcome(plan, False, seen, head, attempt), url
+            write_files(root, plan.changes)
+            repo.add([c.path for c in plan.changes])
+            sha = repo.commit(message(plan))
+            try:
+                repo.push(
+                    "origin",
+                    f"HEAD:refs/heads/{head}",
+                    force_with_lease=f"refs/heads/{head}:{seen or ''}",
+                )
+            except git.PushRejected:
+                if attempt == target.retries or time.monotonic() > deadline:
+                    raise ExternalError(
+                        f"push to {head} still rejected after {attempt} attempts"
+                    ) from None
+                log(f"{head} moved on; rebuilding it (attempt {attempt + 1})")
+                sleep(min(10.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+                repo.reset_hard(base_tip)
+                continue
+            url = _upsert(review, base, plan, message)
+            return Outcome(plan, True, sha, head, attempt), url
+    raise AssertionError("unreachable")
+
+
+def _upsert(review: Review, base: str, plan: Plan, message: Callable[[Plan], str]) -> str:
+    pull = review.forge.upsert_pull_request(
+        project=review.project,
+        head=review.branch(base),
+        base=base,
+        title=review.title(plan),
+        body=message(plan),
+    )
+    return str(pull.url)

@@ -1,0 +1,121 @@
+"""Pull requests on GitHub and GitHub Enterprise Server, through PyGithub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import github
+import requests
+from github.GithubException import GithubException, RateLimitExceededException
+from github.GithubRetry import GithubRetry
+from github.PullRequest import PullRequest as GithubPull
+from github.Repository import Repository
+
+from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.forge import HttpOptions, PullRequest, api_detail, env_token
+from gitops_actions.secrets import REDACTOR
+
+DEFAULT_URL = "https://api.github.com"
+TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
+# GithubRetry adds 403, retried only when it is a rate limit; PATCH edits are idempotent.
+_RETRY_STATUS = (429, *range(500, 600))
+_RETRY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+_HINTS = {
+    401: "check GITHUB_TOKEN or GH_TOKEN",
+    403: "the token needs contents and pull-requests write access",
+    404: "check the repository name and that the token can see it",
+    422: "check that both branches exist and differ",
+}
+
+
+class GitHubForge:
+    """Opens or updates pull requests with a token on the REST API at ``url``."""
+
+    name = "github"
+
+    def __init__(
+        self, token: str, *, url: str = DEFAULT_URL, http: HttpOptions | None = None
+    ) -> None:
+        REDACTOR.learn(token)
+        options = http or HttpOptions()
+        retry = GithubRetry(
+            total=options.retries,
+            backoff_factor=options.backoff,
+            status_forcelist=list(_RETRY_STATUS),
+            allowed_methods=_RETRY_METHODS,
+            raise_on_status=False,
+            max_rate_limit_wait=options.max_rate_limit_wait,
+        )
+        self.url = url.rstrip("/")
+        self._client = github.Github(
+            base_url=self.url,
+            auth=github.Auth.Token(token),
+            retry=retry,
+            timeout=options.timeout,
+            seconds_between_requests=None,
+            seconds_between_writes=options.write_interval or None,
+        )
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, url: str | None = None, http: HttpOptions | None = None
+    ) -> GitHubForge:
+        _, token = env_token(env, TOKEN_ENV, "github")
+        return cls(token, url=url or env.get("GITHUB_API_URL") or DEFAULT_URL, http=http)
+
+    def upsert_pull_request(
+        self, *, project: str, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        owner = _owner(project)
+        label = head if ":" in head else f"{owner}:{head}"
+        with _api_errors(f"{project} {head} -> {base}", self.url):
+            repo = self._client.get_repo(project)
+            pull = _open_pull(repo, label, base)
+            if pull is None:
+                try:
+                    pull = repo.create_pull(base=base, head=head, title=title, body=body)
+                    return PullRequest(pull.number, pull.html_url, created=True)
+                except GithubException as err:
+                    # A create retried after a lost reply: the first try opened it.
+                    pull = _open_pull(repo, label, base) if err.status == 422 else None
+                    if pull is None:
+                        raise
+            if pull.title != title or (pull.body or "") != body:
+                pull.edit(title=title, body=body)
+            return PullRequest(pull.number, pull.html_url, created=False)
+
+
+def _owner(project: str) -> str:
+    parts = project.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f"github: project {project!r} is not owner/name")
+    return parts[0]
+
+
+def _open_pull(repo: Repository, label: str, base: str) -> GithubPull | None:
+    return next(iter(repo.get_pulls(state="open", head=label, base=base)), None)
+
+
+def _detail(data: Any) -> str:
+    if not isinstance(data, dict):
+        return api_detail(data or "")
+    errors = [e.get("message", "") for e in data.get("errors") or [] if isinstance(e, dict)]
+    return api_detail(": ".join(str(part) for part in (data.get("message"), *errors) if part))
+
+
+@contextmanager
+def _api_errors(where: str, url: str) -> Iterator[None]:
+    """Turn what PyGithub and requests raise after their retries into ``ExternalError``."""
+    try:
+        yield
+    except GithubException as err:
+        status = err.status
+        transient = status >= 500 or status == 429 or isinstance(err, RateLimitExceededException)
+        hint = "try again later" if transient else _HINTS.get(status, "")
+        message = f"github: {where}: HTTP {status} {_detail(err.data)}".rstrip()
+        raise ExternalError(message, transient=transient, hint=hint) from err
+    except requests.RequestException as err:
+        message = f"github: {where}: cannot reach {api_detail(url)} ({type(err).__name__})"
+        raise ExternalError(message, hint="check the API URL and the network") from err

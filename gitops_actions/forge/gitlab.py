@@ -1,0 +1,127 @@
+"""Merge requests on GitLab (gitlab.com or self-managed), through python-gitlab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabError
+from gitlab.v4.objects import Project, ProjectMergeRequest
+
+from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.forge import HttpOptions, PullRequest, api_detail, env_token
+from gitops_actions.secrets import REDACTOR
+
+DEFAULT_URL = "https://gitlab.com"
+TOKEN_ENV = ("GITLAB_TOKEN", "CI_JOB_TOKEN")
+_HINTS = {
+    401: "check GITLAB_TOKEN or CI_JOB_TOKEN",
+    403: "the token needs the api scope and Developer access to the project",
+    404: "check the project path and that the token can see it",
+    409: "an open merge request for this branch may already exist",
+    422: "check that both branches exist and differ",
+}
+
+
+class GitLabForge:
+    """Opens or updates merge requests with a personal, project or CI job token."""
+
+    name = "gitlab"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        url: str = DEFAULT_URL,
+        job_token: bool = False,
+        http: HttpOptions | None = None,
+    ) -> None:
+        REDACTOR.learn(token)
+        options = http or HttpOptions()
+        self.url = url.rstrip("/")
+        self._retries = options.retries
+        self._client = gitlab.Gitlab(
+            self.url,
+            private_token=None if job_token else token,
+            job_token=token if job_token else None,
+            retry_transient_errors=True,
+            timeout=options.timeout,
+        )
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, url: str | None = None, http: HttpOptions | None = None
+    ) -> GitLabForge:
+        variable, token = env_token(env, TOKEN_ENV, "gitlab")
+        return cls(
+            token,
+            url=url or env.get("CI_SERVER_URL") or DEFAULT_URL,
+            job_token=variable == "CI_JOB_TOKEN",
+            http=http,
+        )
+
+    def upsert_pull_request(
+        self, *, project: str, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        if "/" not in project.strip("/"):
+            raise UsageError(f"gitlab: project {project!r} is not group/name")
+        retries = self._retries
+        with _api_errors(f"{project} {head} -> {base}", self.url):
+            repo = self._client.projects.get(project.strip("/"), max_retries=retries)
+            request = self._open_request(repo, head, base)
+            if request is None:
+                fields = {"source_branch": head, "target_branch": base}
+                try:
+                    created = repo.mergerequests.create(
+                        {**fields, "title": title, "description": body}, max_retries=retries
+                    )
+                    return PullRequest(int(created.iid), str(created.web_url), created=True)
+                except GitlabError as err:
+                    # A create retried after a lost reply: the first try opened it.
+                    conflict = err.response_code == 409
+                    request = self._open_request(repo, head, base) if conflict else None
+                    if request is None:
+                        raise
+            if request.title != title or (request.description or "") != body:
+                request.title = title
+                request.description = body
+                request.save(max_retries=retries)
+            return PullRequest(int(request.iid), str(request.web_url), created=False)
+
+    def _open_request(self, repo: Project, head: str, base: str) -> ProjectMergeRequest | None:
+        found = repo.mergerequests.list(
+            state="opened",
+            source_branch=head,
+            target_branch=base,
+            iterator=True,
+            max_retries=self._retries,
+        )
+        return next(iter(found), None)
+
+
+def _detail(error: GitlabError) -> str:
+    message: Any = error.error_message
+    if isinstance(message, dict):
+        message = "; ".join(f"{k} {v}" for k, v in message.items())
+    elif isinstance(message, list):
+        message = "; ".join(str(m) for m in message)
+    return api_detail(message)
+
+
+@contextmanager
+def _api_errors(where: str, url: str) -> Iterator[None]:
+    """Turn what python-gitlab and requests raise after their retries into ``ExternalError``."""
+    try:
+        yield
+    except GitlabError as err:
+        status = err.response_code or 0
+        transient = status >= 500 or status == 429
+        hint = "try again later" if transient else _HINTS.get(status, "")
+        message = f"gitlab: {where}: HTTP {status} {_detail(err)}".rstrip()
+        raise ExternalError(message, transient=transient, hint=hint) from err
+    except requests.RequestException as err:
+        message = f"gitlab: {where}: cannot reach {api_detail(url)} ({type(err).__name__})"
+        raise ExternalError(message, hint="check the GitLab URL and the network") from err

@@ -1,0 +1,259 @@
+"""What bump, promote and rollback share: how a planned change reaches the config repo.
+
+Options for the repo, identity, auth, trailers and pull requests; one ``deliver`` that
+dry-runs, commits to the branch, or opens a pull request; one way to report the result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_actions import git, writer
+from gitops_actions.edit.plan import Plan
+from gitops_actions.errors import UsageError
+from gitops_actions.imageref import ImageRef
+from gitops_actions.step import Context, Status, StepResult, option
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    repo: str = option(
+        "config repo: a directory, a local clone, or a remote URL",
+        default=".",
+        metavar="PATH_OR_URL",
+    )
+    branch: str | None = option(
+        "target branch (default: the remote's default branch, or the clone's current branch)",
+        metavar="BRANCH",
+    )
+    commit: bool = option(
+        "commit (and push) the change; --no-commit only edits files", default=True
+    )
+    push: bool = option("push the commit to the clone's origin", default=True)
+    dry_run: bool = option("show the diff, change nothing", default=False)
+    message: str = option(
+        "commit message template (see the README for placeholders)",
+        default="bump {names} to {new_versions}",
+    )
+    pull_request: bool = option(
+        "push to gitops/<branch>/<name> and open or update a pull "
+        "(merge) request instead of committing to the branch",
+        default=False,
+    )
+    forge: str = option(
+        "where pull requests go (default: github in GitHub Actions, gitlab in "
+        "GitLab CI, else local)",
+        default="auto",
+        choices=("auto", "github", "gitlab", "local"),
+    )
+    forge_url: str | None = option("forge API URL (default: from CI variables)", metavar="URL")
+    project: str | None = option(
+        "project on the forge, e.g. platform/config (default: from --repo)", metavar="PATH"
+    )
+    forge_dir: str = option(
+        "directory the local forge writes pull requests to", default=".gitops-forge", metavar="DIR"
+    )
+    author_name: str = option("commit author and committer name", default=git.BOT.name)
+    author_email: str = option("commit author and committer e-mail", default=git.BOT.email)
+    source_repository: str | None = option("Source-Repository trailer (default: from CI)")
+    source_commit: str | None = option("Source-Commit trailer (default: from CI)")
+    pipeline: str | None = option("Pipeline trailer (default: from CI)", metavar="URL")
+    git_token: str | None = option("HTTPS token for the config repo", secret=True, metavar="SECRET")
+    git_username: str = option("user name sent with --git-token", default="x-access-token")
+    ssh_key: str | None = option("SSH deploy key file for the config repo", metavar="FILE")
+    retries: int = option("push attempts before giving up", default=10)
+    timeout: float = option("seconds before giving up on pushing", default=300.0)
+
+
+def source_trailers(opts: WriteOptions, env: Mapping[str, str]) -> list[str]:
+    """Trailers linking the commit back to the source commit and pipeline."""
+    github = env.get("GITHUB_SERVER_URL", "https://github.com")
+    repo = env.get("GITHUB_REPOSITORY")
+    run_id = env.get("GITHUB_RUN_ID")
+    values = {
+        "Source-Repository": opts.source_repository
+        or (f"{github}/{repo}" if repo else env.get("CI_PROJECT_URL")),
+        "Source-Commit": opts.source_commit or env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA"),
+        "Pipeline": opts.pipeline
+        or (f"{github}/{repo}/actions/runs/{run_id}" if repo and run_id else None)
+        or env.get("CI_PIPELINE_URL"),
+    }
+    return [f"{key}: {value}" for key, value in values.items() if value]
+
+
+class _Fields(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        raise UsageError(f"--message: unknown placeholder {{{key}}}")
+
+
+def commit_message(
+    template: str, result: Plan, trailers: list[str], extra: Mapping[str, str] | None = None
+) -> str:
+    """Subject from ``template``, a body listing each edit, then the trailers."""
+    hits = [h for h in result.hits if h.splices] or list(result.hits)
+    first_old = hits[0].old if hits else ImageRef("")
+    first_new = hits[0].new if hits else ImageRef("")
+    names = sorted({h.new.short_name for h in hits}) or ["values"]
+    versions = sorted({h.new.tag or (h.new.digest or "")[:19] for h in hits} - {""})
+    fields = _Fields(
+        names=", ".join(names),
+        image=first_new.repository,
+        old_tag=first_old.tag or "",
+        new_tag=first_new.tag or "",
+        old_digest=first_old.digest or "",
+        new_digest=first_new.digest or "",
+        old_ref=str(first_old),
+        new_ref=str(first_new),
+        new_versions=", ".join(versions) or "new values",
+        files=", ".join(result.files),
+        **(extra or {}),
+    )
+    subject = template.format_map(fields)
+    body = [f"- {h.path}:{h.line} {h.what}: {h.old} -> {h.new}" for h in hits if h.splices]
+    body += [f"- {path}" for path in result.files if all(h.path != path for h in hits)]
+    return "\n\n".join(part for part in (subject, "\n".join(body), "\n".join(trailers)) if part)
+
+
+def project_from(repo: str) -> str:
+    """``https://git.example.com/platform/config.git`` is ``platform/config``."""
+    path = re.sub(r"^[a-z][a-z0-9+.-]*://[^/]+/|^[\w.-]+@[\w.-]+:", "", repo.rstrip("/"))
+    return path.removesuffix(".git").strip("/") or repo
+
+
+def make_forge(opts: WriteOptions, env: Mapping[str, str]) -> Any:
+    from gitops_actions import forge
+
+    name = opts.forge
+    if name == "auto":
+        name = (
+            "github"
+            if env.get("GITHUB_ACTIONS") == "true"
+            else ("gitlab" if env.get("GITLAB_CI") == "true" else "local")
+        )
+    return forge.make_forge(name, env, url=opts.forge_url, directory=opts.forge_dir)
+
+
+def target_of(opts: WriteOptions, *, depth: int | None = 1) -> writer.Target:
+    auth = (
+        git.Auth(opts.git_token, opts.git_username, opts.ssh_key)
+        if opts.git_token or opts.ssh_key
+        else None
+    )
+    return writer.Target(
+        repo=opts.repo,
+        branch=opts.branch,
+        commit=opts.commit and not opts.dry_run,
+        push=opts.push,
+        retries=opts.retries,
+        timeout=opts.timeout,
+        identity=git.Identity(opts.author_name, opts.author_email),
+        auth=auth,
+        depth=depth,
+    )
+
+
+def unified_diff(result: Plan) -> str:
+    chunks: list[str] = []
+    for change in result.changes:
+        chunks += difflib.unified_diff(
+            change.before.decode(errors="replace").splitlines(keepends=True),
+            change.after.decode(errors="replace").splitlines(keepends=True),
+            f"a/{change.path}",
+            f"b/{change.path}",
+        )
+    return "".join(chunks)
+
+
+def deliver(
+    opts: WriteOptions,
+    ctx: Context,
+    compute: Callable[[Path], Plan],
+    *,
+    label: str,
+    review_name: str,
+    fields: Mapping[str, str] | None = None,
+    depth: int | None = 1,
+) -> StepResult:
+    """Dry-run, commit to the branch, or open a pull request: whatever ``opts`` asks."""
+    target = target_of(opts, depth=depth)
+    trailers = source_trailers(opts, ctx.env)
+
+    def message(p: Plan) -> str:
+        return commit_message(opts.message, p, trailers, fields)
+
+    if opts.dry_run:
+        with writer.checkout(target, ctx.env) as (repo, _):
+            result = compute(repo.path if repo else Path(opts.repo))
+        ctx.ci.out.write(unified_diff(result))
+        return report(label, result, writer.Outcome(result, result.changed), dry_run=True)
+    url = ""
+    with ctx.ci.group(f"{label} {opts.repo}"):
+        if opts.pull_request:
+            review = writer.Review(
+                make_forge(opts, ctx.env),
+                opts.project or project_from(opts.repo),
+                review_name,
+                title=lambda p: message(p).splitlines()[0],
+            )
+            outcome, url = writer.write_pull_request(
+                target, review, compute, message, ctx.env, log=ctx.ci.log
+            )
+        else:
+            outcome = writer.write(target, compute, message, ctx.env, log=ctx.ci.log)
+    for note in outcome.plan.notes:
+        ctx.ci.log(f"note: {note}")
+    return report(label, outcome.plan, outcome, url=url)
+
+
+OUTPUTS = (
+    ("changed", "true when a commit (or file edit) was made"),
+    ("commit", "the new commit (the tip when nothing changed)"),
+    ("branch", "the branch written to"),
+    ("files", "changed files, one per line"),
+    ("old-ref", "each image reference replaced, one per line"),
+    ("new-ref", "each image reference written, one per line"),
+    ("pull-request-url", "the pull (merge) request opened or updated, with --pull-request"),
+)
+
+
+def report(
+    label: str, result: Plan, outcome: writer.Outcome, *, dry_run: bool = False, url: str = ""
+) -> StepResult:
+    hits = [h for h in result.hits if h.splices]
+    changed = outcome.changed and not dry_run
+    outputs = {
+        "changed": "true" if changed else "false",
+        "commit": outcome.commit,
+        "branch": outcome.branch,
+        "files": "\n".join(result.files),
+        "old-ref": "\n".join(dict.fromkeys(str(h.old) for h in hits)),
+        "new-ref": "\n".join(dict.fromkeys(str(h.new) for h in hits)),
+        "pull-request-url": url,
+    }
+    rows = "".join(f"| `{h.path}:{h.line}` | {h.what} | `{h.old}` | `{h.new}` |\n" for h in hits)
+    summary = f"### {label}\n\n" + (
+        "| where | what | from | to |\n|---|---|---|---|\n" + rows
+        if rows
+        else "\n".join(f"- `{f}`" for f in result.files) + "\n"
+        if result.files
+        else "Nothing to change.\n"
+    )
+    edits = f"{len(hits) or len(result.files)} edit(s) in {len(result.files)} file(s)"
+    if dry_run:
+        message = f"dry run: {len(result.files)} file(s) would change"
+    elif not outcome.changed:
+        message = f"nothing to change ({result.found} place(s) already up to date)"
+        message += f"; pull request {url}" if url else ""
+    elif url:
+        message = f"pull request {url} carries {outcome.commit[:12]} on {outcome.branch}"
+    elif outcome.commit:
+        message = f"committed {outcome.commit[:12]} on {outcome.branch}: {edits}"
+    else:
+        message = f"edited {len(result.files)} file(s) (no commit)"
+    status: Status = "changed" if changed else "unchanged"
+    return StepResult(status, message, outputs, summary)

@@ -1,0 +1,237 @@
+"""A loopback GitHub REST API: repositories, pull requests and issue comments.
+
+Shapes follow https://docs.github.com/en/rest with the fields PyGithub reads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from fakes import ApiError, FakeApi, Reply, Request
+
+REPO = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+DOCS = "https://docs.github.com/rest"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _invalid(message: str) -> ApiError:
+    errors = [{"resource": "PullRequest", "code": "custom", "message": message}]
+    return ApiError(
+        422, {"message": "Validation Failed", "errors": errors, "documentation_url": DOCS}
+    )
+
+
+class GitHubApi(FakeApi):
+    """Accepts ``Authorization: token X`` or ``Bearer X`` for any of ``tokens``."""
+
+    def __init__(self, *tokens: str, user: str = "ci-bot") -> None:
+        super().__init__(tokens)
+        self.user = {"login": user, "id": 1, "type": "Bot"}
+        self.repos: dict[str, dict[str, Any]] = {}
+        self.pulls: dict[str, dict[int, dict[str, Any]]] = {}
+        self.comments: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count(1001)
+        number, comment = r"/(?P<number>\d+)", r"/issues/comments/(?P<comment_id>\d+)"
+        self.route("GET", REPO, self._get_repo)
+        self.route("GET", REPO + "/pulls", self._list_pulls)
+        self.route("POST", REPO + "/pulls", self._create_pull)
+        self.route("GET", REPO + "/pulls" + number, self._get_pull)
+        self.route("PATCH", REPO + "/pulls" + number, self._edit_pull)
+        self.route("GET", REPO + "/issues" + number + "/comments", self._list_comments)
+        self.route("POST", REPO + "/issues" + number + "/comments", self._create_comment)
+        self.route("GET", REPO + comment, self._get_comment)
+        self.route("PATCH", REPO + comment, self._edit_comment)
+        self.route("DELETE", REPO + comment, self._delete_comment)
+
+    def token_of(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token if scheme.lower() in ("token", "bearer") else None
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, {"message": "Bad credentials", "documentation_url": DOCS})
+
+    def rate_limit(self, status: int = 403, count: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``count`` requests as GitHub does when the rate limit is spent."""
+        headers = {
+            "Retry-After": str(retry_after),
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(int(time.time()) + retry_after),
+        }
+        body = {"message": "API rate limit exceeded for user ID 1.", "documentation_url": DOCS}
+        self.fail_next(status, count, headers=headers, body=body)
+
+    # -- for tests -----------------------------------------------------------------------
+    def add_repo(self, full_name: str, default_branch: str = "main") -> None:
+        owner, name = full_name.split("/")
+        with self.lock:
+            repo = {"id": next(self._ids), "owner": owner, "name": name}
+            self.repos[full_name] = repo | {"branch": default_branch}
+            self.pulls[full_name] = {}
+
+    def pulls_in(self, full_name: str, state: str = "all") -> list[dict[str, Any]]:
+        with self.lock:
+            pulls = self.pulls[full_name].values()
+            return [self._pull_json(full_name, p) for p in pulls if state in ("all", p["state"])]
+
+    def close_pull(self, full_name: str, number: int) -> None:
+        with self.lock:
+            self.pulls[full_name][number]["state"] = "closed"
+
+    def comments_on(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        with self.lock:
+            found = [
+                c for c in self.comments.values() if (c["repo"], c["issue"]) == (full_name, number)
+            ]
+            return [self._comment_json(c) for c in found]
+
+    # -- rendering -----------------------------------------------------------------------
+    def _repo(self, owner: str, name: str) -> str:
+        if f"{owner}/{name}" not in self.repos:
+            raise ApiError(404, {"message": "Not Found", "documentation_url": DOCS})
+        return f"{owner}/{name}"
+
+    def _repo_json(self, full: str) -> dict[str, Any]:
+        repo = self.repos[full]
+        return {
+            "id": repo["id"],
+            "name": repo["name"],
+            "full_name": full,
+            "owner": {"login": repo["owner"], "type": "Organization"},
+            "private": True,
+            "default_branch": repo["branch"],
+            "url": f"{self.url}/repos/{full}",
+            "html_url": f"{self.url}/{full}",
+        }
+
+    def _pull_json(self, full: str, pull: dict[str, Any]) -> dict[str, Any]:
+        number, repo = pull["number"], self._repo_json(full)
+        head = {"ref": pull["head"], "label": f"{pull['head_owner']}:{pull['head']}", "repo": repo}
+        base = {"ref": pull["base"], "label": f"{repo['owner']['login']}:{pull['base']}"}
+        return {
+            **{k: pull[k] for k in ("id", "number", "title", "body", "state")},
+            **{k: pull[k] for k in ("created_at", "updated_at")},
+            "url": f"{self.url}/repos/{full}/pulls/{number}",
+            "html_url": f"{self.url}/{full}/pull/{number}",
+            "issue_url": f"{self.url}/repos/{full}/issues/{number}",
+            "comments_url": f"{self.url}/repos/{full}/issues/{number}/comments",
+            "head": head,
+            "base": base | {"repo": repo},
+            "user": self.user,
+            "draft": False,
+            "merged": False,
+        }
+
+    def _comment_json(self, comment: dict[str, Any]) -> dict[str, Any]:
+        full, cid = comment["repo"], comment["id"]
+        return {
+            **{k: comment[k] for k in ("id", "body", "created_at", "updated_at")},
+            "url": f"{self.url}/repos/{full}/issues/comments/{cid}",
+            "html_url": f"{self.url}/{full}/pull/{comment['issue']}#issuecomment-{cid}",
+            "issue_url": f"{self.url}/repos/{full}/issues/{comment['issue']}",
+            "user": self.user,
+        }
+
+    def _pull(self, owner: str, name: str, number: str) -> tuple[str, dict[str, Any]]:
+        full = self._repo(owner, name)
+        pull = self.pulls[full].get(int(number))
+        if pull is None:
+            raise ApiError(404, {"message": "Not Found", "documentation_url": DOCS})
+        return full, pull
+
+    # -- pull requests -------------------------------------------------------------------
+    def _get_repo(self, request: Request, owner: str, name: str) -> Reply:
+        return Reply(200, self._repo_json(self._repo(owner, name)))
+
+    def _list_pulls(self, request: Request, owner: str, name: str) -> Reply:
+        full, q = self._repo(owner, name), request.query
+        found = [
+            self._pull_json(full, p)
+            for p in sorted(self.pulls[full].values(), key=lambda p: -p["number"])
+            if q.get("state", "open") in ("all", p["state"])
+            and q.get("head", f"{p['head_owner']}:{p['head']}") == f"{p['head_owner']}:{p['head']}"
+            and q.get("base", p["base"]) == p["base"]
+        ]
+        if q.get("direction") == "asc":
+            found.reverse()
+        return self.paginate(request, found, per_page=30)
+
+    def _create_pull(self, request: Request, owner: str, name: str) -> Reply:
+        full, data = self._repo(owner, name), request.body or {}
+        for key in ("title", "head", "base"):
+            if not data.get(key):
+                raise _invalid(f"{key} is missing")
+        head_owner, _, head = data["head"].rpartition(":")
+        head_owner = head_owner or owner
+        if head == data["base"] and head_owner == owner:
+            raise _invalid(f"No commits between {data['base']} and {head}")
+        wanted = ("open", head_owner, head, data["base"])
+        for pull in self.pulls[full].values():
+            if (pull["state"], pull["head_owner"], pull["head"], pull["base"]) == wanted:
+                raise _invalid(f"A pull request already exists for {head_owner}:{head}.")
+        number = max(self.pulls[full], default=0) + 1
+        pull = {
+            "id": next(self._ids),
+            "number": number,
+            "title": data["title"],
+            "body": data.get("body"),
+            "state": "open",
+            "head": head,
+            "head_owner": head_owner,
+            "base": data["base"],
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+        self.pulls[full][number] = pull
+        return Reply(201, self._pull_json(full, pull))
+
+    def _get_pull(self, request: Request, owner: str, name: str, number: str) -> Reply:
+        return Reply(200, self._pull_json(*self._pull(owner, name, number)))
+
+    def _edit_pull(self, request: Request, owner: str, name: str, number: str) -> Reply:
+        full, pull = self._pull(owner, name, number)
+        data = request.body or {}
+        pull.update({k: data[k] for k in ("title", "body", "state", "base") if k in data})
+        pull["updated_at"] = _now()
+        return Reply(200, self._pull_json(full, pull))
+
+    # -- issue comments ------------------------------------------------------------------
+    def _list_comments(self, request: Request, owner: str, name: str, number: str) -> Reply:
+        full, pull = self._pull(owner, name, number)
+        found = [
+            c for c in self.comments.values() if (c["repo"], c["issue"]) == (full, pull["number"])
+        ]
+        return self.paginate(request, [self._comment_json(c) for c in found], per_page=30)
+
+    def _create_comment(self, request: Request, owner: str, name: str, number: str) -> Reply:
+        full, pull = self._pull(owner, name, number)
+        body = (request.body or {}).get("body")
+        if not body:
+            raise _invalid("body is missing")
+        cid = next(self._ids)
+        comment = {"id": cid, "repo": full, "issue": pull["number"], "body": body}
+        self.comments[cid] = comment | {"created_at": _now(), "updated_at": _now()}
+        return Reply(201, self._comment_json(self.comments[cid]))
+
+    def _comment(self, owner: str, name: str, comment_id: str) -> dict[str, Any]:
+        comment = self.comments.get(int(comment_id))
+        if comment is None or comment["repo"] != self._repo(owner, name):
+            raise ApiError(404, {"message": "Not Found", "documentation_url": DOCS})
+        return comment
+
+    def _get_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
+        return Reply(200, self._comment_json(self._comment(owner, name, comment_id)))
+
+    def _edit_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
+        comment = self._comment(owner, name, comment_id)
+        comment.update(body=(request.body or {}).get("body", comment["body"]), updated_at=_now())
+        return Reply(200, self._comment_json(comment))
+
+    def _delete_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
+        del self.comments[self._comment(owner, name, comment_id)["id"]]
+        return Reply(204)
