@@ -21,7 +21,7 @@ from gitops_actions import __version__
 from gitops_actions.ci import Annotation, Dialect, GitHub, detect
 from gitops_actions.errors import EXIT_OK, GitopsError, NotBuiltYet, UsageError, exit_code_for
 from gitops_actions.secrets import REDACTOR, RedactingStream, TextSink
-from gitops_actions.step import Context, Meta, Step, StepResult, env_name, flag_name, option
+from gitops_actions.step import Context, Meta, Step, StepResult, env_name, flag_name, option, public
 from gitops_actions.steps import STEPS
 
 PROG = "gitops-actions"
@@ -66,7 +66,7 @@ def _add_options(parser: argparse._ActionsContainer, cls: type[Any]) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         meta, kind = _meta(f), _kind(hints[f.name])
-        help_text = f"{meta.help} [env: {env_name(f.name)}]"
+        help_text = f"{meta.help} [env: {env_name(public(f))}]"
         if meta.positional:
             parser.add_argument(
                 f.name,
@@ -77,7 +77,7 @@ def _add_options(parser: argparse._ActionsContainer, cls: type[Any]) -> None:
             )
         elif kind is bool:
             parser.add_argument(
-                flag_name(f.name),
+                flag_name(public(f)),
                 dest=f.name,
                 default=None,
                 action=argparse.BooleanOptionalAction,
@@ -85,7 +85,7 @@ def _add_options(parser: argparse._ActionsContainer, cls: type[Any]) -> None:
             )
         else:
             parser.add_argument(
-                flag_name(f.name),
+                flag_name(public(f)),
                 dest=f.name,
                 default=None,
                 action="append" if kind is tuple else "store",
@@ -124,12 +124,13 @@ def resolve(cls: type[Any], ns: argparse.Namespace, env: Mapping[str, str]) -> A
         value = getattr(ns, f.name, None)
         if value is not None and kind is tuple:
             value = tuple(value) if value else None
-        if value is None and env.get(env_name(f.name), "") != "":  # empty means unset
-            value = _from_env(f.name, env[env_name(f.name)], kind, meta)
+        var = env_name(public(f))
+        if value is None and env.get(var, "") != "":  # empty means unset
+            value = _from_env(public(f), env[var], kind, meta)
         if value is None or value == ():
             if meta.required:
-                what = f.name.upper() if meta.positional else flag_name(f.name)
-                raise UsageError(f"missing {what} (or {env_name(f.name)})")
+                what = f.name.upper() if meta.positional else flag_name(public(f))
+                raise UsageError(f"missing {what} (or {var})")
             continue
         if meta.secret and isinstance(value, str):
             REDACTOR.learn(value)

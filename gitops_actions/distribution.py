@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from gitops_actions.step import env_name
+from gitops_actions.step import env_name, public
 from gitops_actions.steps import STEPS
 
 SHIPPED_STEPS = tuple(name for name, step in STEPS.items() if step.built and name != "demo")
@@ -22,11 +22,11 @@ def action_inputs() -> dict[str, tuple[str, str]]:
     inputs: dict[str, tuple[str, str]] = {}
     for name in SHIPPED_STEPS:
         for field in STEPS[name].fields():
-            key = field.name.replace("_", "-")
+            key = public(field).replace("_", "-")
             help_text = field.metadata["gitops"].help
             if key in inputs:
                 continue
-            inputs[key] = (env_name(field.name), f"{name}: {help_text}")
+            inputs[key] = (env_name(public(field)), f"{name}: {help_text}")
     return inputs
 
 

@@ -22,6 +22,7 @@ class Meta:
     secret: bool = False
     choices: tuple[str, ...] = ()
     metavar: str | None = None
+    name: str | None = None  # the public name when the field's cannot be (``from``)
 
 
 def option(
@@ -33,12 +34,19 @@ def option(
     secret: bool = False,
     choices: tuple[str, ...] = (),
     metavar: str | None = None,
+    name: str | None = None,
 ) -> Any:
     """A field of a step's options; ``--name`` and ``GITOPS_NAME`` are derived from it."""
-    meta = {"gitops": Meta(help, positional, required, secret, choices, metavar)}
+    meta = {"gitops": Meta(help, positional, required, secret, choices, metavar, name)}
     if isinstance(default, list | dict | set):
         raise TypeError("use a tuple for a repeatable option's default")
     return field(default=default, metadata=meta)
+
+
+def public(field: dataclasses.Field[Any]) -> str:
+    """The option's name as users see it: the field's, unless the option renames it."""
+    meta: Meta = field.metadata["gitops"]
+    return meta.name or field.name
 
 
 def flag_name(field_name: str) -> str:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,13 @@ def write_files(root: Path, changes: tuple[FileChange, ...]) -> None:
 def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo | None, str]]:
     """The working tree to edit, and the branch to push to (empty: no git)."""
     if is_remote(target.repo):
-        branch = target.branch or git.remote_default_branch(target.repo, auth=target.auth, env=env)
+        local = Path(target.repo)
+        url = str(local.resolve()) if local.is_dir() else target.repo  # a bare repo by path
+        branch = target.branch or git.remote_default_branch(url, auth=target.auth, env=env)
         tmp = tempfile.mkdtemp(prefix="gitops-config-")
         try:
             repo = git.clone(
-                target.repo,
+                url,
                 Path(tmp) / "repo",
                 branch=branch,
                 depth=target.depth,
@@ -173,6 +175,19 @@ class Review:
         return f"gitops/{base}/{self.name}"
 
 
+def _origin_of(target: Target, env: Mapping[str, str]) -> Target:
+    path = Path(target.repo)
+    if not (path / ".git").exists():
+        raise UsageError(f"--repo {target.repo}: --pull-request needs a clone with a remote")
+    local = git.Repo(path, env=env)
+    if not _has_remote(local):
+        raise UsageError(f"--repo {target.repo}: --pull-request needs a clone with a remote")
+    url = local.git("remote", "get-url", "origin").stdout.strip()
+    if not _REMOTE.match(url) and not Path(url).is_absolute():
+        url = str((path / url).resolve())
+    return replace(target, repo=url, branch=target.branch or local.current_branch())
+
+
 def _remote_tip(repo: git.Repo, branch: str) -> str | None:
     out = repo.git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.split()
     return out[0] if out else None
@@ -193,8 +208,12 @@ def write_pull_request(
     The branch is rebuilt from scratch each time, so it never carries stale edits; a newer
     version already on the branch is never replaced by an older one.
     """
-    if not is_remote(target.repo) and not target.commit:
-        raise UsageError("--pull-request needs a git repository to push to")
+    if not target.push or not target.commit:
+        raise UsageError(
+            "--pull-request pushes a branch: it cannot go with --no-push or --no-commit"
+        )
+    if not is_remote(target.repo):  # never commit on the user's own branch: use its origin
+        target = _origin_of(target, env)
     with checkout(target, env) as (repo, base):
         if repo is None or not _has_remote(repo):
             raise UsageError("--pull-request needs a config repo with a remote")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gitops_actions import cli
-from gitops_actions.step import env_name, flag_name
+from gitops_actions.step import env_name, flag_name, public
 from gitops_actions.steps import STEPS
 
 from support import base_env, run_cli
@@ -80,17 +80,18 @@ def test_flag_and_environment_variable_are_equivalent(step_name: str, field_name
     if meta.choices:
         args, text, value = [meta.choices[-1]], meta.choices[-1], meta.choices[-1]
     required = [f for f in step.fields() if f.metadata["gitops"].required and f.name != field_name]
-    base = {env_name(f.name): "x.example/required" for f in required}
+    base = {env_name(public(f)): "x.example/required" for f in required}
+    name = public(field)
     parser = cli.build_parser()
     if kind is bool:
-        argv = [step_name, "--no-" + flag_name(field_name)[2:]]
+        argv = [step_name, "--no-" + flag_name(name)[2:]]
     elif meta.positional:
         argv = [step_name, *args]
     else:
-        argv = [step_name] + [part for a in args for part in (flag_name(field_name), a)]
+        argv = [step_name] + [part for a in args for part in (flag_name(name), a)]
     from_flags = cli.resolve(owner, parser.parse_known_args(argv)[0], base)
     from_env = cli.resolve(
-        owner, parser.parse_known_args([step_name])[0], base | {env_name(field_name): text}
+        owner, parser.parse_known_args([step_name])[0], base | {env_name(name): text}
     )
     assert getattr(from_flags, field_name) == value
     assert from_flags == from_env

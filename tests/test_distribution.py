@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gitops_actions import distribution
-from gitops_actions.step import env_name
+from gitops_actions.step import env_name, public
 from gitops_actions.steps import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +32,9 @@ def test_action_yml_covers_every_option_of_every_shipped_step() -> None:
     env = action["runs"]["steps"][1]["env"]
     for name in distribution.SHIPPED_STEPS:
         for field in STEPS[name].fields():
-            key = field.name.replace("_", "-")
+            key = public(field).replace("_", "-")
             assert key in action["inputs"]
-            assert env[env_name(field.name)] == f"${{{{ inputs.{key} }}}}"
+            assert env[env_name(public(field))] == f"${{{{ inputs.{key} }}}}"
         for key, _ in STEPS[name].outputs:
             assert action["outputs"][key]["value"] == f"${{{{ steps.run.outputs.{key} }}}}"
 

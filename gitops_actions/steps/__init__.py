@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_actions.step import Step
-from gitops_actions.steps import build, bump, demo
+from gitops_actions.steps import build, bump, demo, promote, rollback
 
 
 def _pending(name: str, summary: str, *examples: str) -> Step:
@@ -15,17 +15,8 @@ STEPS: dict[str, Step] = {
     for step in (
         build.STEP,
         bump.STEP,
-        _pending(
-            "promote",
-            "Copy the exact image deployed in one environment to another.",
-            "gitops-actions promote --repo . --from overlays/staging --to overlays/prod "
-            "--image ghcr.io/acme/shop",
-        ),
-        _pending(
-            "rollback",
-            "Revert a bump commit in the config repo through the same safe writer.",
-            "gitops-actions rollback --repo . --commit <sha>",
-        ),
+        promote.STEP,
+        rollback.STEP,
         _pending(
             "validate",
             "Validate manifests offline against Kubernetes and CRD schemas.",

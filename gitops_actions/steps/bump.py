@@ -16,6 +16,9 @@ from gitops_actions.steps.delivery import OUTPUTS, WriteOptions, deliver
 
 @dataclass(frozen=True)
 class Options(WriteOptions):
+    commit: bool = option(
+        "commit (and push) the change; --no-commit only edits files", default=True
+    )
     image: tuple[str, ...] = option(
         "new image reference, matched by repository: repo:tag, repo@sha256:..., or "
         "repo:tag@sha256:... (repeatable)",
@@ -73,9 +76,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
     request = request_of(opts)
     names = [r.short_name for r in request.images] + [n.split(":")[-1] for n in request.setters]
     compute = planner(request, allow_no_match=opts.allow_no_match, where=opts.repo)
-    return deliver(
-        opts, ctx, compute, label="bump", review_name="-".join(dict.fromkeys(names)) or "values"
-    )
+    review = "-".join(dict.fromkeys(names)) or "values"
+    return deliver(opts, ctx, compute, label="bump", review_name=review, commit=opts.commit)
 
 
 STEP = Step(

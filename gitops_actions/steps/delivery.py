@@ -31,9 +31,6 @@ class WriteOptions:
         "target branch (default: the remote's default branch, or the clone's current branch)",
         metavar="BRANCH",
     )
-    commit: bool = option(
-        "commit (and push) the change; --no-commit only edits files", default=True
-    )
     push: bool = option("push the commit to the clone's origin", default=True)
     dry_run: bool = option("show the diff, change nothing", default=False)
     message: str = option(
@@ -138,7 +135,7 @@ def make_forge(opts: WriteOptions, env: Mapping[str, str]) -> Any:
     return forge.make_forge(name, env, url=opts.forge_url, directory=opts.forge_dir)
 
 
-def target_of(opts: WriteOptions, *, depth: int | None = 1) -> writer.Target:
+def target_of(opts: WriteOptions, *, commit: bool = True, depth: int | None = 1) -> writer.Target:
     auth = (
         git.Auth(opts.git_token, opts.git_username, opts.ssh_key)
         if opts.git_token or opts.ssh_key
@@ -147,7 +144,7 @@ def target_of(opts: WriteOptions, *, depth: int | None = 1) -> writer.Target:
     return writer.Target(
         repo=opts.repo,
         branch=opts.branch,
-        commit=opts.commit and not opts.dry_run,
+        commit=commit and not opts.dry_run,
         push=opts.push,
         retries=opts.retries,
         timeout=opts.timeout,
@@ -178,9 +175,10 @@ def deliver(
     review_name: str,
     fields: Mapping[str, str] | None = None,
     depth: int | None = 1,
+    commit: bool = True,
 ) -> StepResult:
     """Dry-run, commit to the branch, or open a pull request: whatever ``opts`` asks."""
-    target = target_of(opts, depth=depth)
+    target = target_of(opts, commit=commit, depth=depth)
     trailers = source_trailers(opts, ctx.env)
 
     def message(p: Plan) -> str:
