@@ -48,6 +48,12 @@ class Outcome:
     attempts: int = 0
 
 
+def backoff(attempt: int, base: float = 0.1, cap: float = 2.0) -> float:
+    """Full-jitter exponential backoff: a retry is cheap (fetch, re-plan, push), so short
+    pauses spread many contenders best."""
+    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+
+
 def is_remote(repo: str) -> bool:
     path = Path(repo)
     bare = path.is_dir() and (path / "HEAD").is_file() and (path / "objects").is_dir()
@@ -71,19 +77,18 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
     if is_remote(target.repo):
         local = Path(target.repo)
         url = str(local.resolve()) if local.is_dir() else target.repo  # a bare repo by path
-        branch = target.branch or git.remote_default_branch(url, auth=target.auth, env=env)
         tmp = tempfile.mkdtemp(prefix="gitops-config-")
         try:
             repo = git.clone(
                 url,
                 Path(tmp) / "repo",
-                branch=branch,
+                branch=target.branch,  # none: the remote's default branch, as clone picks it
                 depth=target.depth,
                 identity=target.identity,
                 auth=target.auth,
                 env=env,
             )
-            yield repo, branch
+            yield repo, target.branch or _cloned_branch(repo, url)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
@@ -105,6 +110,18 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
         repo.git("checkout", "--quiet", target.branch)
         branch = target.branch
     yield repo, branch
+
+
+def _cloned_branch(repo: git.Repo, url: str) -> str:
+    """The branch a clone without ``--branch`` checked out; when the remote's HEAD names a
+    branch it does not have, the usual one (main, master, or its only branch)."""
+    try:
+        repo.head_sha()
+        return repo.current_branch()
+    except ExternalError:
+        branch = git.remote_default_branch(url, auth=repo.auth)
+        repo.git("checkout", "--quiet", "-B", branch, _fetch(repo, branch))
+        return branch
 
 
 def _fetch(repo: git.Repo, branch: str) -> str:
@@ -149,7 +166,7 @@ def write(
             except git.PushRejected:
                 if attempt == target.retries or time.monotonic() > deadline:
                     break
-                pause = min(10.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                pause = backoff(attempt)
                 log(
                     f"push rejected: the branch moved on; retrying on the new tip in "
                     f"{pause:.1f}s (attempt {attempt + 1} of {target.retries})"
@@ -248,7 +265,7 @@ def write_pull_request(
                         f"push to {head} still rejected after {attempt} attempts"
                     ) from None
                 log(f"{head} moved on; rebuilding it (attempt {attempt + 1})")
-                sleep(min(10.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+                sleep(backoff(attempt))
                 repo.reset_hard(base_tip)
                 continue
             url = _upsert(review, base, plan, message)

@@ -226,3 +226,12 @@ def test_ten_racing_versions_end_on_the_highest(git_http: GitHttpServer, tmp_pat
     codes = [p.wait(timeout=300) for p in procs]
     assert set(codes) <= {0, 1}, codes  # 1: refused as a downgrade of what landed first
     assert show(git_http.root / "race10.git", "d.yaml") == "image: r.test/a:1.0.10\n"
+
+
+def test_remote_whose_head_names_a_missing_branch(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    git.Repo(remote).git("symbolic-ref", "HEAD", "refs/heads/master")  # as `git init --bare`
+    proc = run_cli("bump", "--repo", str(remote), "--image", "r.test/a:1.1.0")
+    assert proc.returncode == 0, proc.stderr
+    assert show(remote, "a.yaml") == "image: r.test/a:1.1.0\n"
+    assert git.Repo(remote).git("branch", "--list").stdout.split() == ["main"]

@@ -87,18 +87,24 @@ def _selected(rel: str, globs: tuple[str, ...]) -> bool:
 
 def iter_files(root: Path, globs: tuple[str, ...] = ()) -> Iterator[str]:
     """Relative paths of YAML files under ``root``: no symlinks followed, no ``.git``."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(
-            d for d in dirs if d != ".git" and not os.path.islink(os.path.join(folder, d))
-        )
-        for name in sorted(names):
-            full = os.path.join(folder, name)
-            if not (name.endswith(YAML_SUFFIXES) or name == "Kustomization"):
+    stack = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            ordered = sorted(entries, key=lambda e: e.name)
+        for entry in reversed(ordered):
+            if entry.is_symlink():
                 continue
-            if os.path.islink(full):
+            if entry.is_dir():
+                if entry.name != ".git":
+                    stack.append((entry.path, f"{prefix}{entry.name}/"))
                 continue
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            if _selected(rel, globs):
+        for entry in ordered:
+            name = entry.name
+            if entry.is_symlink() or not (name.endswith(YAML_SUFFIXES) or name == "Kustomization"):
+                continue
+            rel = prefix + name
+            if entry.is_file() and _selected(rel, globs):
                 yield rel
 
 
@@ -121,6 +127,14 @@ def read(root: Path, rel: str) -> bytes:
         return full.read_bytes()
     except FileNotFoundError:
         raise InputError("no such file", path=rel) from None
+
+
+def _read_scanned(root: Path, rel: str) -> bytes:
+    """A file ``iter_files`` found (so no symlink on the way): read it, bounded."""
+    with open(os.path.join(root, rel), "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_FILE_BYTES:
+            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", path=rel)
+        return f.read()
 
 
 def _merge(path: str, splices: list[Splice]) -> list[Splice]:
@@ -148,7 +162,7 @@ def plan(root: Path, request: Request) -> Plan:
     found = 0
     if request.images or request.setters:
         for rel in iter_files(root, request.files):
-            data = read(root, rel)
+            data = _read_scanned(root, rel)
             if not (
                 any(n in data for n in needles) or (request.setters and b"$imagepolicy" in data)
             ):
