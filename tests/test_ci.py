@@ -114,7 +114,10 @@ def test_cli_in_github_actions(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     proc = run_cli("demo", "--no-docker", "--workdir", str(work), env=env)
     assert proc.returncode == 0, proc.stderr
-    assert output.read_text() == (f"workdir={work}\nconfig-remote={work}/remotes/config.git\n")
+    assert output.read_text() == (
+        f"workdir={work}\nconfig-remote={work}/remotes/config.git\n"
+        "image-ref=127.0.0.1:5000/demo/shop:1.1.0\n"
+    )
     assert summary.read_text().startswith(f"# gitops-actions demo\n\nWork directory: `{work}`\n")
     assert "::group::set up: example repos and bare git remotes" in proc.stdout
     assert "::endgroup::" in proc.stdout
@@ -155,6 +158,7 @@ def test_cli_in_gitlab_ci(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "gitops.env").read_text() == (
         f"GITOPS_OUT_WORKDIR={work}\nGITOPS_OUT_CONFIG_REMOTE={work}/remotes/config.git\n"
+        "GITOPS_OUT_IMAGE_REF=127.0.0.1:5000/demo/shop:1.1.0\n"
     )
     assert "section_start:" in proc.stdout and "section_end:" in proc.stdout
     assert (tmp_path / "summary.md").read_text().startswith("# gitops-actions demo")

@@ -19,7 +19,7 @@ from gitops_actions.step import Context, Step, StepResult, option
 
 EXAMPLE_REGISTRY = "127.0.0.1:5000"  # what the example files say; replaced by the real one
 APP_IMAGE = "demo/shop"
-PENDING = ("bump", "validate", "diff", "comment", "handoff")
+PENDING = ("validate", "diff", "comment", "handoff")
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,45 @@ def run(opts: Options, ctx: Context) -> StepResult:
         if sandbox is not None:
             sandbox.stop()
 
+    image = outputs.get("image-ref") or f"{registry}/{APP_IMAGE}:{opts.tag}"
+    outputs["image-ref"] = image
+    for line in _deliver(work, image, ctx):
+        lines.append(f"- {line}")
     for name in PENDING:
         log(f"{name}: not implemented yet")
         lines.append(f"- **{name}**: not implemented yet")
     log(f"Look around: {work}")
     return StepResult("changed", "demo finished", outputs, "\n".join(lines) + "\n")
+
+
+def _deliver(work: Path, image: str, ctx: Context) -> list[str]:
+    """bump dev to the new image, promote dev to prod through a pull request, and return
+    one line per step for the summary."""
+    from gitops_actions.steps import bump, promote
+
+    remote = str(work / "remotes" / "config.git")
+    forge = str(work / "forge")
+    done = []
+    result = bump.run(
+        bump.Options(repo=remote, image=(image,), files=("apps/shop/overlays/dev/*",)), ctx
+    )
+    done.append(f"**bump** dev: {result.message}")
+    result = promote.run(
+        promote.Options(
+            repo=remote,
+            image=image.split("@")[0].rsplit(":", 1)[0],
+            source="dev",
+            to="prod",
+            forge="local",
+            forge_dir=forge,
+        ),
+        ctx,
+    )
+    done.append(f"**promote** dev to prod: {result.message}")
+    for line in done:
+        ctx.ci.log(line.replace("**", ""))
+    ctx.ci.log(f"pull requests: {work / 'forge' / 'pulls'}")
+    return done
 
 
 def _publish_example(name: str, work: Path, registry: str, message: str) -> str:

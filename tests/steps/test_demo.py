@@ -33,6 +33,16 @@ def test_demo_runs_the_pipeline(tmp_path: Path) -> None:
     values = config.git("show", "main:apps/payments/values.yaml").stdout
     assert f"repository: {registry}/demo/payments" in values
     assert (work / "forge" / "comments").is_dir()
+    # bump landed the exact built reference in dev; promote opened a pull request for prod
+    dev = config.git("show", "main:apps/shop/overlays/dev/kustomization.yaml").stdout
+    image_ref = ref.split("=", 1)[1]
+    digest = image_ref.split("@")[1]
+    assert "    newTag: 9.9.9\n" in dev and f"    digest: {digest}\n" in dev
+    prod = config.git(
+        "show", "gitops/main/promote-shop-prod:apps/shop/overlays/prod/kustomization.yaml"
+    ).stdout
+    assert f"    digest: {digest}\n" in prod
+    assert (work / "forge" / "pulls" / "1.json").exists()
 
 
 def test_demo_refuses_a_non_empty_workdir(tmp_path: Path) -> None:
