@@ -55,3 +55,13 @@ def test_example_workflows_match_githubs_schema(path: Path) -> None:
     workflow = yaml.safe_load(path.read_text())
     workflow["on"] = workflow.pop(True)  # GitHub reads `on:` as a key, YAML 1.1 as a boolean
     jsonschema.validate(workflow, schema("github-workflow.json"))
+
+
+def test_readme_reference_is_generated_from_the_registry() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert distribution.update_readme(readme) == readme, (
+        "README's configuration reference is stale: run python -m gitops_actions.distribution"
+    )
+    for name, step in STEPS.items():
+        for field in step.fields():
+            assert f"`{env_name(public(field))}`" in readme, (name, field.name)
