@@ -198,37 +198,48 @@ class Planner:
             old = ImageRef(str(name), scalar(tag_node), scalar(digest_node) or None)
             new = old.with_(tag=self.target.tag or old.tag, digest=self.target.digest)
             what = f"kustomization images {name}"
-            inserts: list[tuple[str, str]] = []
-            deletes: list[Splice] = []
-            splices: list[Splice] = []
-            for key, node, value in (
-                ("newTag", tag_node, new.tag),
-                ("digest", digest_node, new.digest),
-            ):
-                if value == scalar(node) or (value is None and node is None):
-                    continue
-                if node is None:
-                    inserts.append((key, str(value)))
-                elif value is None:
-                    deletes.append(self._delete_pair(entry, key))
-                else:
-                    splices.append(self.src.replace_scalar(node, value, f"{what} {key}"))
-            if inserts and deletes:  # one pair takes the place of the other
-                gone, (key, value) = deletes.pop(), inserts.pop()
-                text = self.src.text[gone.start : gone.end]
-                indent = text[: len(text) - len(text.lstrip())]
-                ending = text[len(text.rstrip("\r\n")) :]
-                pair = f"{indent}{key}: {render_scalar(_STR, value)}{ending}"
-                splices.append(Splice(gone.start, gone.end, pair, gone.line, f"set {key}"))
-            splices += deletes + [self._insert_pair(entry, k, v) for k, v in inserts]
-            self._record(what, entry, old, new, splices, [])
+            fields = {"newTag": new.tag, "digest": new.digest}
+            self._record(what, entry, old, new, self.set_fields(entry, fields, what), [])
 
-    def _insert_pair(self, entry: yaml.MappingNode, key: str, value: str) -> Splice:
+    def set_fields(
+        self, entry: yaml.MappingNode, fields: dict[str, str | None], what: str
+    ) -> list[Splice]:
+        """Splices that make a block mapping's ``fields`` hold these values: replaced in
+        place, added after its last pair, removed when None (a line swapped for another
+        when one goes and one comes)."""
+        inserts: list[tuple[str, str]] = []
+        deletes: list[Splice] = []
+        splices: list[Splice] = []
+        for key, value in fields.items():
+            node = mapping_get(entry, key)
+            if value == scalar(node) or (value is None and node is None):
+                continue
+            if node is None:
+                inserts.append((key, str(value)))
+            elif value is None:
+                deletes.append(self._delete_pair(entry, key))
+            else:
+                splices.append(self.src.replace_scalar(node, value, f"{what} {key}"))
+        if inserts and deletes:  # the new pairs take the place of a removed one
+            gone = deletes.pop()
+            text = self.src.text[gone.start : gone.end]
+            indent = text[: len(text) - len(text.lstrip())]
+            ending = text[len(text.rstrip("\r\n")) :]
+            lines = [f"{indent}{k}: {render_scalar(_STR, v)}" for k, v in inserts]
+            pairs = self.src.newline.join(lines) + ending
+            splices.append(Splice(gone.start, gone.end, pairs, gone.line, "set fields"))
+            inserts = []
+        if inserts:
+            splices.append(self._insert_pairs(entry, inserts))
+        return splices + deletes
+
+    def _insert_pairs(self, entry: yaml.MappingNode, pairs: list[tuple[str, str]]) -> Splice:
         line = self.src.line_of(entry)
         last_value = entry.value[-1][1]
+        keys = ", ".join(k for k, _ in pairs)
         if entry.flow_style or not isinstance(last_value, yaml.ScalarNode):
             raise InputError(
-                f"cannot add {key} to this images entry: give it a {key} field",
+                f"cannot add {keys} to this entry: give it the field(s) first",
                 path=self.src.path,
                 line=line,
             )
@@ -236,22 +247,22 @@ class Planner:
         end = text.find("\n", last_value.end_mark.index)
         end = len(text) if end < 0 else end - (1 if text[end - 1 : end] == "\r" else 0)
         indent = " " * entry.value[0][0].start_mark.column
-        new = f"{self.src.newline}{indent}{key}: {render_scalar(_STR, value)}"
-        return Splice(end, end, new, line, f"insert {key}", "", value)
+        new = "".join(f"{self.src.newline}{indent}{k}: {render_scalar(_STR, v)}" for k, v in pairs)
+        return Splice(end, end, new, line, f"insert {keys}")
 
     def _delete_pair(self, entry: yaml.MappingNode, key: str) -> Splice:
         text = self.src.text
-        for index, (k, v) in enumerate(entry.value):
+        for k, v in entry.value:
             if k.value != key:
                 continue
             start = text.rfind("\n", 0, k.start_mark.index) + 1
-            if index == 0 or entry.flow_style or text[start : k.start_mark.index].strip():
+            if entry.flow_style or text[start : k.start_mark.index].strip():
                 break
             end = text.find("\n", v.end_mark.index)
             end = len(text) if end < 0 else end + 1
             return Splice(start, end, "", self.src.line_of(k), f"remove {key}", v.value, "")
         raise InputError(
-            f"cannot remove the stale {key} of this images entry",
+            f"cannot remove the stale {key} of this entry",
             path=self.src.path,
             line=self.src.line_of(entry),
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_actions.edit import hcl, keypath, semver
+from gitops_actions.edit.artifacts import ArtifactPlanner, helm_repositories
 from gitops_actions.edit.images import KUSTOMIZATION_NAMES, Hit, Planner
 from gitops_actions.edit.markers import plan_setters
 from gitops_actions.edit.source import Source, Splice
@@ -56,6 +57,7 @@ class Request:
     sets: tuple[SetValue, ...] = ()
     files: tuple[str, ...] = ()  # globs that narrow the search
     allow_downgrade: bool = False
+    force_pin: bool = False  # replace a semver range with the exact version
 
 
 @dataclass(frozen=True)
@@ -161,19 +163,32 @@ def plan(root: Path, request: Request) -> Plan:
     needles = {r.short_name.encode() for r in request.images}
     found = 0
     if request.images or request.setters:
+        candidates: list[tuple[Source, bytes]] = []
+        helm_repos: dict[tuple[str, str], str] = {}
         for rel in iter_files(root, request.files):
             data = _read_scanned(root, rel)
-            if not (
-                any(n in data for n in needles) or (request.setters and b"$imagepolicy" in data)
-            ):
+            wanted = any(n in data for n in needles) or (
+                request.setters and b"$imagepolicy" in data
+            )
+            if not wanted and not (needles and b"HelmRepository" in data):
                 continue
             source = Source(rel, data)
+            helm_repos |= helm_repositories(source)
+            if wanted:
+                candidates.append((source, data))
+        for source, data in candidates:
             file_hits = plan_setters(source, dict(request.setters))
-            kustomization = rel.rsplit("/", 1)[-1] in KUSTOMIZATION_NAMES
+            kustomization = source.path.rsplit("/", 1)[-1] in KUSTOMIZATION_NAMES
             for ref in request.images:
-                file_hits += Planner(source, ref).plan(kustomization=kustomization)
+                planner = Planner(source, ref)
+                planner.plan(kustomization=kustomization)
+                ArtifactPlanner(planner, helm_repos, force_pin=request.force_pin).plan(
+                    kustomization=kustomization
+                )
+                file_hits += planner.hits
             hits += file_hits
-            per_file[rel] = (data, source, [s for h in file_hits for s in h.splices])
+            splices = [s for h in file_hits for s in h.splices]
+            per_file[source.path] = (data, source, splices)
     for item in request.sets:
         data, known, splices = per_file.get(item.file) or (read(root, item.file), None, [])
         if item.file.endswith(HCL_SUFFIXES):

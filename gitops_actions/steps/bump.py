@@ -40,6 +40,10 @@ class Options(WriteOptions):
     )
     allow_downgrade: bool = option("allow a lower semver tag than the current one", default=False)
     allow_no_match: bool = option("succeed when nothing references the image", default=False)
+    force_pin: bool = option(
+        "replace a semver range (chart version, OCIRepository semver) with the exact version",
+        default=False,
+    )
 
 
 def request_of(opts: Options) -> Request:
@@ -53,7 +57,7 @@ def request_of(opts: Options) -> Request:
     sets = tuple(SetValue.parse(item) for item in opts.set)
     if not (images or setters or sets):
         raise UsageError("nothing to bump: give --image, --setter or --set")
-    return Request(images, setters, sets, opts.files, opts.allow_downgrade)
+    return Request(images, setters, sets, opts.files, opts.allow_downgrade, opts.force_pin)
 
 
 def planner(request: Request, *, allow_no_match: bool, where: str) -> Callable[[Path], Plan]:
