@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_actions.step import Step
-from gitops_actions.steps import build, bump, demo, promote, rollback
+from gitops_actions.steps import build, bump, demo, diff, promote, rollback
 
 
 def _pending(name: str, summary: str, *examples: str) -> Step:
@@ -22,11 +22,7 @@ STEPS: dict[str, Step] = {
             "Validate manifests offline against Kubernetes and CRD schemas.",
             "gitops-actions validate clusters/ apps/ --kubernetes-version 1.32",
         ),
-        _pending(
-            "diff",
-            "Render the config repo at two refs and diff the resulting resources.",
-            "gitops-actions diff --repo . --base origin/main --head HEAD --output diff.json",
-        ),
+        diff.STEP,
         _pending(
             "comment",
             "Post a diff or any markdown as one sticky comment on a PR or MR.",

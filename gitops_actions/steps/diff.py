@@ -1,0 +1,197 @@
+"""diff: render the config repo at two refs and compare resource by resource, offline."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_actions import git
+from gitops_actions.diff import compare
+from gitops_actions.diff.apps import App, Rendered, discover, fingerprint, render
+from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.step import Context, Step, StepResult, option
+
+
+@dataclass(frozen=True)
+class Options:
+    repo: str = option("the config repo checkout", default=".", metavar="DIR")
+    base: str | None = option(
+        "base ref (default: the PR/MR target branch, else HEAD~1)", metavar="REF"
+    )
+    head: str = option("head ref", default="HEAD", metavar="REF")
+    merge_base: bool = option("compare from the merge base of base and head", default=True)
+    format: tuple[str, ...] = option(
+        "json, optionally =FILE (repeatable; default: json to stdout)",
+        default=(),
+        metavar="FORMAT[=FILE]",
+    )
+    output: str | None = option("write the first format here instead of stdout", metavar="FILE")
+    all: bool = option(
+        "render and diff every application, not only the affected ones", default=False
+    )
+    filter: tuple[str, ...] = option(
+        "hide changes: label:KEY, annotation:GLOB or path:a.b (repeatable; adds to the defaults)",
+        default=(),
+        metavar="RULE",
+    )
+    default_filters: bool = option(
+        "apply the default noise filters (helm.sh/chart and "
+        "app.kubernetes.io/version labels, checksum/* "
+        "annotations)",
+        default=True,
+    )
+    redact: tuple[str, ...] = option(
+        "also redact this path: a.b or Kind:a.b (repeatable)", default=(), metavar="PATH"
+    )
+    target: str = option("name of this diff in the comment marker", default="config")
+    artifact_url: str | None = option("where the full diff can be downloaded", metavar="URL")
+    workers: int = option("renders run in parallel", default=max(2, os.cpu_count() or 2))
+
+
+def default_base(env: Mapping[str, str]) -> str:
+    if env.get("GITHUB_BASE_REF"):
+        return f"origin/{env['GITHUB_BASE_REF']}"
+    if env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA"):
+        return env["CI_MERGE_REQUEST_DIFF_BASE_SHA"]
+    if env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
+        return f"origin/{env['CI_MERGE_REQUEST_TARGET_BRANCH_NAME']}"
+    return "HEAD~1"
+
+
+@contextlib.contextmanager
+def worktrees(repo: git.Repo, *shas: str) -> Iterator[list[Path]]:
+    """Detached worktrees of ``shas``: no network, removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="gitops-diff-"))
+    paths = []
+    try:
+        for index, sha in enumerate(shas):
+            path = tmp / str(index)
+            repo.git("worktree", "add", "--quiet", "--detach", str(path), sha)
+            paths.append(path)
+        yield paths
+    finally:
+        for path in paths:
+            repo.git("worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+        repo.git("worktree", "prune", check=False)
+
+
+def _resolve(repo: git.Repo, ref: str) -> str:
+    try:
+        return repo.head_sha(ref)
+    except ExternalError:
+        raise UsageError(
+            f"{ref}: no such commit in {repo.path}",
+            hint="fetch it first (actions/checkout with fetch-depth: 0)",
+        ) from None
+
+
+def run(opts: Options, ctx: Context) -> StepResult:
+    repo = git.Repo(opts.repo)
+    base_ref = opts.base or default_base(ctx.env)
+    head = _resolve(repo, opts.head)
+    base = _resolve(repo, base_ref)
+    if opts.merge_base:
+        found = repo.git("merge-base", base, head, check=False).stdout.strip()
+        base = found or base
+    filters = (compare.DEFAULT_FILTERS if opts.default_filters else ()) + opts.filter
+    options = compare.Options(filters=filters, redact=opts.redact)
+    with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), worktrees(repo, base, head) as trees:
+        report = diff_trees(trees[0], trees[1], options, everything=opts.all, workers=opts.workers)
+    report |= {
+        "version": 1,
+        "target": opts.target,
+        "base": {"ref": base_ref, "sha": base},
+        "head": {"ref": opts.head, "sha": head},
+        "full_artifact": opts.artifact_url or "",
+    }
+    formats = opts.format or ("json",)
+    for index, spec in enumerate(formats):
+        kind, _, path = spec.partition("=")
+        path = path or ((opts.output or "") if index == 0 else "")
+        text = _format(kind, report)
+        if path:
+            Path(path).write_text(text, encoding="utf-8")
+            ctx.ci.log(f"wrote {kind} diff to {path}")
+        else:
+            ctx.ci.out.write(text if text.endswith("\n") else text + "\n")
+    count = sum(len(a["changes"]) for a in report["apps"])
+    apps = sum(1 for a in report["apps"] if a["changes"])
+    outputs = {"changed": "true" if count else "false", "changes": str(count)}
+    message = f"{count} change(s) in {apps} application(s); rendered {len(report['rendered'])}"
+    return StepResult("changed" if count else "unchanged", message, outputs)
+
+
+def _format(kind: str, report: dict[str, Any]) -> str:
+    if kind == "json":
+        return json.dumps(report, indent=2, sort_keys=True) + "\n"
+    raise UsageError(f"--format {kind}: expected json")
+
+
+def diff_trees(
+    base: Path, head: Path, options: compare.Options, *, everything: bool = False, workers: int = 2
+) -> dict[str, Any]:
+    """Render what differs between two trees and compare it, application by application."""
+    before = {a.path: a for a in discover(base)}
+    after = {a.path: a for a in discover(head)}
+    jobs: dict[str, tuple[App | None, App | None]] = {}
+    same: set[str] = set()
+    for path in sorted(set(before) | set(after)):
+        old, new = before.get(path), after.get(path)
+        if old and new and fingerprint(base, old) == fingerprint(head, new):
+            if not everything:
+                continue
+            same.add(path)  # rendered once, for both sides
+            new = None
+        jobs[path] = (old, new)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {
+            (path, side): pool.submit(render, root, app)
+            for path, pair in jobs.items()
+            for side, (root, app) in enumerate(zip((base, head), pair, strict=True))
+            if app is not None
+        }
+        rendered: dict[tuple[str, int], Rendered] = {k: f.result() for k, f in futures.items()}
+    for path in same:
+        rendered[(path, 1)] = rendered[(path, 0)]
+    apps, skipped = [], []
+    for path in jobs:
+        old_r, new_r = rendered.get((path, 0)), rendered.get((path, 1))
+        for item in (old_r, new_r):
+            if item and item.skipped:
+                skipped.append(f"{path}: {item.skipped}")
+        changes = compare.compare(
+            old_r.resources if old_r else (), new_r.resources if new_r else (), options, label=path
+        )
+        apps.append({"name": path, "changes": [c.to_json() for c in changes]})
+    return {
+        "rendered": sorted(jobs),
+        "skipped": skipped,
+        "filters": dict(options.hidden),
+        "apps": [a for a in apps if a["changes"]],
+    }
+
+
+STEP = Step(
+    name="diff",
+    summary="Render the config repo at two refs and diff the resulting resources.",
+    examples=(
+        "gitops-actions diff --repo . --base origin/main --head HEAD --format json "
+        "--output diff.json",
+        "gitops-actions diff --repo . --all --format json=diff.json",
+    ),
+    options=Options,
+    run=run,
+    outputs=(
+        ("changed", "true when any resource changes"),
+        ("changes", "how many resources change"),
+    ),
+)

@@ -1,0 +1,126 @@
+"""diff end to end: real git worktrees and real kubectl kustomize."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_actions import git
+
+from support import base_env, need, run_cli
+
+pytestmark = pytest.mark.component
+SECRET = "pa55-w0rd-plaintext"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> git.Repo:
+    if shutil.which("kubectl") is None:
+        need("kubectl (with kustomize) is not installed")
+    with resources.as_file(resources.files("gitops_actions") / "examples" / "config") as src:
+        shutil.copytree(src, tmp_path / "config")
+    repo = git.init(tmp_path / "config")
+    repo.add()
+    repo.commit("initial")
+    return repo
+
+
+def commit(repo: git.Repo, message: str) -> str:
+    repo.add()
+    return repo.commit(message)
+
+
+def diff(repo: git.Repo, *args: str, **env: str) -> dict[str, Any]:
+    out = repo.path.parent / "diff.json"
+    proc = run_cli(
+        "diff", "--repo", str(repo.path), "--format", f"json={out}", *args, env=base_env(**env)
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded: dict[str, Any] = json.loads(out.read_text())
+    return loaded
+
+
+def test_only_affected_applications_are_rendered(config: git.Repo) -> None:
+    overlay = config.path / "apps/shop/overlays/prod/kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("newTag: 1.0.0", "newTag: 1.1.0"))
+    head = commit(config, "bump prod")
+    report = diff(config)
+    assert report["rendered"] == ["apps/shop/overlays/prod"]
+    assert report["head"]["sha"] == head and report["base"]["ref"] == "HEAD~1"
+    [app] = report["apps"]
+    assert app["name"] == "apps/shop/overlays/prod"
+    [change] = app["changes"]
+    assert (change["action"], change["kind"], change["namespace"], change["name"]) == (
+        "changed",
+        "Deployment",
+        "shop-prod",
+        "shop",
+    )
+    assert change["summary"] == [
+        "spec.template.spec.containers[shop].image: 127.0.0.1:5000/demo/shop:1.0.0 -> "
+        "127.0.0.1:5000/demo/shop:1.1.0"
+    ]
+
+
+def test_a_base_change_renders_every_overlay_and_secrets_stay_hidden(config: git.Repo) -> None:
+    base = config.path / "apps/shop/base"
+    (base / "secret.yaml").write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {SECRET}\n"
+    )
+    kustomization = base / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - secret.yaml\n")
+    commit(config, "add a secret")
+    report = diff(config)
+    assert report["rendered"] == [f"apps/shop/overlays/{e}" for e in ("dev", "prod", "staging")]
+    actions = {(a["name"], c["action"], c["kind"]) for a in report["apps"] for c in a["changes"]}
+    assert ("apps/shop/overlays/dev", "added", "Secret") in actions
+    (base / "secret.yaml").write_text((base / "secret.yaml").read_text().replace(SECRET, "x" * 9))
+    commit(config, "rotate")
+    text = json.dumps(diff(config))
+    assert SECRET not in text and "x" * 9 not in text
+    assert "stringData.password: <redacted, changed, 9 bytes>" in text
+
+
+def test_all_and_added_removed_applications(config: git.Repo) -> None:
+    shutil.rmtree(config.path / "apps/shop/overlays/staging")
+    extra = config.path / "apps/cart"
+    extra.mkdir()
+    (extra / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cart\ndata:\n  a: '1'\n"
+    )
+    commit(config, "reshape")
+    report = diff(config, "--all")
+    assert "apps/shop/overlays/prod" in report["rendered"]  # unchanged, still rendered
+    by_app = {a["name"]: [(c["action"], c["kind"]) for c in a["changes"]] for a in report["apps"]}
+    assert by_app["apps/shop/overlays/staging"] == [
+        ("removed", "Service"),
+        ("removed", "Deployment"),
+    ]
+    assert by_app["apps/cart"] == [("added", "ConfigMap")]
+    assert "apps/shop/overlays/prod" not in by_app
+
+
+def test_base_from_the_pull_request_target(config: git.Repo) -> None:
+    config.git("branch", "-M", "main")
+    config.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    config.git("checkout", "--quiet", "-b", "feature")
+    values = config.path / "apps/shop/overlays/dev/kustomization.yaml"
+    values.write_text(values.read_text().replace("count: 1", "count: 2"))
+    commit(config, "scale dev")
+    values.write_text(values.read_text().replace("count: 2", "count: 4"))
+    commit(config, "scale dev more")
+    report = diff(config, GITHUB_BASE_REF="main")
+    assert report["base"]["ref"] == "origin/main"
+    [change] = report["apps"][0]["changes"]
+    assert change["summary"] == ["spec.replicas: 1 -> 4"]
+
+
+def test_unknown_ref_is_a_usage_error(config: git.Repo) -> None:
+    proc = run_cli("diff", "--repo", str(config.path), "--base", "nope")
+    assert proc.returncode == 2
+    assert "nope: no such commit" in proc.stderr
