@@ -69,3 +69,32 @@ def run(
     if check and proc.returncode != 0:
         raise ProcessFailed(cmd, proc.returncode, proc.stdout, proc.stderr)
     return done
+
+
+def run_binary(
+    cmd: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 300,
+    input: bytes | None = None,
+) -> bytes:
+    """Like ``run`` for programs whose output is bytes (``git cat-file``, ``git archive``)."""
+    try:
+        proc = subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+    except subprocess.TimeoutExpired:
+        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s") from None
+    if proc.returncode != 0:
+        raise ProcessFailed(cmd, proc.returncode, "", proc.stderr.decode(errors="replace"))
+    return proc.stdout

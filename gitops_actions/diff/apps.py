@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from gitops_actions import kustomize
+from gitops_actions.diff.tree import Tree, under
 from gitops_actions.errors import InputError
 from gitops_actions.proc import ProcessFailed, run
 
@@ -26,17 +29,8 @@ try:
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as Loader  # type: ignore[assignment]
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_REF_KEYS = (
-    "resources",
-    "bases",
-    "components",
-    "crds",
-    "patchesStrategicMerge",
-    "transformers",
-    "generators",
-    "configurations",
-)
+KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
+_MANIFEST = (".yaml", ".yml", ".json")
 
 
 @dataclass(frozen=True)
@@ -45,150 +39,123 @@ class App:
     kind: str  # kustomize, helm, plain
     inputs: tuple[str, ...]  # files and directories it is built from
 
-    def uses(self, rel: str) -> bool:
-        return any(rel == i or rel.startswith(i.rstrip("/") + "/") or i == "." for i in self.inputs)
 
-
-def _walk(root: Path) -> Iterator[tuple[str, list[str]]]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(
-            d for d in dirs if d != ".git" and not os.path.islink(os.path.join(folder, d))
-        )
-        yield os.path.relpath(folder, root).replace(os.sep, "/"), sorted(files)
-
-
-def _load(path: Path) -> list[Any]:
+def _load(data: bytes, path: str) -> list[Any]:
     try:
-        return [
-            d
-            for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=Loader)
-            if d is not None
-        ]
+        return [d for d in yaml.load_all(data.decode(), Loader=Loader) if d is not None]
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot parse: {err}".splitlines()[0], path=str(path)) from None
+        raise InputError(f"cannot parse: {err}".splitlines()[0], path=path) from None
 
 
-def _kustomization(root: Path, folder: str) -> dict[str, Any] | None:
-    for name in KUSTOMIZATION_FILES:
-        path = root / folder / name
-        if path.is_file():
-            docs = _load(path)
-            return docs[0] if docs and isinstance(docs[0], dict) else {}
-    return None
-
-
-def _refs(doc: dict[str, Any]) -> Iterator[str]:
-    for key in _REF_KEYS:
-        for item in doc.get(key) or ():
-            if isinstance(item, str) and "://" not in item:
-                yield item
-    for patch in doc.get("patches") or ():
-        if isinstance(patch, dict) and isinstance(patch.get("path"), str):
-            yield patch["path"]
-    for generator in (doc.get("configMapGenerator") or []) + (doc.get("secretGenerator") or []):
-        for entry in (generator or {}).get("files") or ():
-            yield str(entry).partition("=")[2] or str(entry)
-        for entry in (generator or {}).get("envs") or ():
-            yield str(entry)
-    for chart in doc.get("helmCharts") or ():
-        if isinstance(chart, dict) and isinstance(chart.get("valuesFile"), str):
-            yield chart["valuesFile"]
-
-
-def _pointed_paths(root: Path, folder: str, files: list[str]) -> Iterator[str]:
-    """Paths Argo CD Applications and Flux Kustomizations in ``folder`` deploy."""
-    for name in files:
-        if not name.endswith((".yaml", ".yml")):
-            continue
+def _pointed_paths(tree: Tree) -> Iterator[str]:
+    """Paths that Argo CD Applications and Flux Kustomizations deploy."""
+    found = [
+        p
+        for p in tree.grep(b"kind: Application", b"kind: Kustomization")
+        if p.endswith((".yaml", ".yml")) and not p.endswith(KUSTOMIZATION_FILES)
+    ]
+    tree.prefetch(found)
+    for path in found:
         try:
-            docs = _load(root / folder / name)
+            docs = _load(tree.read(path), path)
         except InputError:
             continue
         for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") not in ("Application", "Kustomization"):
                 continue
             spec = doc.get("spec") or {}
-            sources = [spec.get("source") or {}, *(spec.get("sources") or [])]
-            for source in sources:
+            for source in [spec.get("source") or {}, *(spec.get("sources") or []), spec]:
                 if isinstance(source, dict) and isinstance(source.get("path"), str):
-                    yield source["path"].strip("./") or "."
-            if isinstance(spec.get("path"), str):
-                yield spec["path"].strip("./") or "."
+                    yield posixpath.normpath(source["path"].strip("/")) or "."
 
 
-def discover(root: Path) -> list[App]:
+def discover(tree: Tree, parsed: dict[str, Any] | None = None) -> list[App]:
+    """Applications in ``tree``; ``parsed`` caches kustomizations by blob id across trees."""
+    parsed = {} if parsed is None else parsed
+    files = tree.files()
+    folders: dict[str, list[str]] = {}
+    for path in files:
+        folder, _, name = path.rpartition("/")
+        folders.setdefault(folder or ".", []).append(name)
+    charts = {f for f, names in folders.items() if "Chart.yaml" in names}
+
+    def in_chart(folder: str) -> bool:
+        return any(folder == c or folder.startswith(c + "/") for c in charts)
+
     kustomizations: dict[str, dict[str, Any]] = {}
-    charts: set[str] = set()
-    plain: dict[str, list[str]] = {}
-    pointed: set[str] = set()
-    for folder, files in _walk(root):
-        if any(folder == c or folder.startswith(c + "/") for c in charts):
-            continue
-        if "Chart.yaml" in files:
-            charts.add(folder)
-            continue
-        doc = _kustomization(root, folder)
-        if doc is not None:
-            kustomizations[folder] = doc
-        manifests = [
-            f
-            for f in files
-            if f.endswith((".yaml", ".yml", ".json")) and f not in KUSTOMIZATION_FILES
-        ]
-        if manifests:
-            plain[folder] = manifests
-        pointed.update(_pointed_paths(root, folder, manifests))
-
+    tree.prefetch(
+        f"{folder}/{n}".removeprefix("./")
+        for folder, names in folders.items()
+        for n in names
+        if n in KUSTOMIZATION_FILES
+    )
+    for folder, names in folders.items():
+        found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
+        if found and not in_chart(folder):
+            rel = found if folder == "." else f"{folder}/{found}"
+            blob = tree.blob(rel)
+            if blob not in parsed:
+                docs = _load(tree.read(rel), rel)
+                parsed[blob] = docs[0] if docs and isinstance(docs[0], dict) else {}
+            kustomizations[folder] = parsed[blob]
     inputs: dict[str, set[str]] = {}
 
     def collect(folder: str, seen: frozenset[str] = frozenset()) -> set[str]:
-        if folder in inputs:
-            return inputs[folder]
-        found = {folder}
-        for ref in _refs(kustomizations.get(folder, {})):
-            target = os.path.normpath(os.path.join(folder, ref)).replace(os.sep, "/")
-            if target in kustomizations and target not in seen:
-                found |= collect(target, seen | {folder})
-            elif target in charts:
-                found.add(target)
-            else:
-                found.add(target)
-        inputs[folder] = found
-        return found
+        if folder not in inputs:
+            found = {folder}
+            for ref in kustomize.references(kustomizations.get(folder, {})):
+                target = posixpath.normpath(posixpath.join(folder, ref))
+                if target in kustomizations and target not in seen:
+                    found |= collect(target, seen | {folder})
+                else:
+                    found.add(target)
+            inputs[folder] = found
+        return inputs[folder]
 
-    included: set[str] = set()
-    for folder in kustomizations:
-        included |= {i for i in collect(folder) if i != folder and i in kustomizations}
-    covered = {i for folder in kustomizations for i in collect(folder)}
+    included = {i for f in kustomizations for i in collect(f) if i != f and i in kustomizations}
+    pointed = set(_pointed_paths(tree))
+    covered = {i for f in kustomizations for i in collect(f)}
     apps = [
-        App(f, "kustomize", tuple(sorted(collect(f))))
+        App(f, "kustomize", _outermost(collect(f)))
         for f in sorted(kustomizations)
         if f not in included or f in pointed
     ]
     apps += [App(c, "helm", (c,)) for c in sorted(charts)]
-    apps += [
-        App(f, "plain", tuple(f"{f}/{name}" if f != "." else name for name in names))
-        for f, names in sorted(plain.items())
-        if f not in covered
-        and not any(f.startswith(c + "/") for c in covered if c in kustomizations)
-    ]
+    for folder, names in sorted(folders.items()):
+        manifests = [n for n in names if n.endswith(_MANIFEST) and n not in KUSTOMIZATION_FILES]
+        if not manifests or folder in covered or in_chart(folder):
+            continue
+        if any(folder.startswith(c + "/") for c in covered if c in kustomizations):
+            continue
+        apps.append(
+            App(
+                folder,
+                "plain",
+                tuple(n if folder == "." else f"{folder}/{n}" for n in sorted(manifests)),
+            )
+        )
     return apps
 
 
-def fingerprint(root: Path, app: App) -> str:
-    """A hash of every input file's path and bytes: equal means nothing to re-render."""
+def _outermost(paths: set[str]) -> tuple[str, ...]:
+    """The paths, without those inside another one of them."""
+    kept: list[str] = []
+    for path in sorted(paths):
+        if not any(path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return tuple(kept)
+
+
+def input_files(tree: Tree, app: App) -> list[str]:
+    files = tree.files()
+    return sorted({f for item in app.inputs for f in under(files, item)})
+
+
+def fingerprint(tree: Tree, app: App) -> str:
+    """Equal fingerprints mean equal inputs: nothing to re-render."""
     digest = hashlib.sha256()
-    for item in app.inputs:
-        path = root / item
-        files = (
-            [path]
-            if path.is_file()
-            else sorted(p for p in path.rglob("*") if p.is_file() and ".git" not in p.parts)
-            if path.is_dir()
-            else []
-        )
-        for file in files:
-            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+    for path in input_files(tree, app):
+        digest.update(f"{path}\0{tree.blob(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -197,26 +164,37 @@ class Rendered:
     app: App
     resources: tuple[dict[str, Any], ...]
     skipped: str = ""
+    renderer: str = ""
 
 
-def _resources(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
+def resources_of(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "List" and "items" in doc:
-            yield from _resources(doc.get("items") or [])
+            yield from resources_of(doc.get("items") or [])
         elif isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
             yield doc
 
 
 def render(root: Path, app: App) -> Rendered:
+    """Render one application from a directory that holds its inputs."""
     folder = root / app.path
     if app.kind == "kustomize":
+        try:
+            built = kustomize.build(folder, root)
+            return Rendered(app, tuple(resources_of(built)), renderer="in-process")
+        except kustomize.Unsupported:
+            pass
         binary = shutil.which("kustomize")
         cmd = [binary, "build", str(folder)] if binary else ["kubectl", "kustomize", str(folder)]
         try:
             out = run(cmd, timeout=120).stdout
         except ProcessFailed as err:
             raise InputError(f"kustomize failed: {err.message}", path=app.path) from None
-        return Rendered(app, tuple(_resources(yaml.load_all(out, Loader=Loader))))
+        return Rendered(
+            app,
+            tuple(resources_of(_load(out.encode(), app.path))),
+            renderer=os.path.basename(cmd[0]),
+        )
     if app.kind == "helm":
         if shutil.which("helm") is None:
             return Rendered(app, (), "helm is not installed")
@@ -224,8 +202,8 @@ def render(root: Path, app: App) -> Rendered:
             out = run(["helm", "template", "release", str(folder)], timeout=120).stdout
         except ProcessFailed as err:
             raise InputError(f"helm template failed: {err.message}", path=app.path) from None
-        return Rendered(app, tuple(_resources(yaml.load_all(out, Loader=Loader))))
+        return Rendered(app, tuple(resources_of(_load(out.encode(), app.path))), renderer="helm")
     docs: list[Any] = []
     for rel in app.inputs:
-        docs += _load(root / rel)
-    return Rendered(app, tuple(_resources(docs)))
+        docs += _load((root / rel).read_bytes(), rel)
+    return Rendered(app, tuple(resources_of(docs)), renderer="plain")

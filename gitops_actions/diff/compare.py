@@ -25,6 +25,10 @@ DEFAULT_FILTERS = (
     "annotation:checksum/*",
 )
 _SOPS = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
+try:
+    from yaml import CSafeDumper as _Dumper
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
 _VOLATILE = (
     "managedFields",
     "resourceVersion",
@@ -237,7 +241,9 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def dump(resource: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(resource), sort_keys=True, default_flow_style=False, width=120)
+    return yaml.dump(
+        dict(resource), Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=120
+    )
 
 
 def _secret_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -266,6 +272,8 @@ def compare(
     for key in sorted(set(before) | set(after)):
         group, kind, namespace, name = key
         old, new = before.get(key), after.get(key)
+        if old is not None and (old is new or old == new):
+            continue  # identical: nothing to show, nothing hidden
         version = str((new or old or {}).get("apiVersion", "")).rpartition("/")[2]
         old_n, old_noise, old_secrets = normalise(old, options) if old else ({}, {}, {})
         new_n, new_noise, new_secrets = normalise(new, options) if new else ({}, {}, {})

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from gitops_actions import git
 from gitops_actions.diff import compare
 from gitops_actions.diff.apps import App, Rendered, discover, fingerprint, render
+from gitops_actions.diff.tree import GitTree, Tree
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.step import Context, Step, StepResult, option
 
@@ -66,24 +68,6 @@ def default_base(env: Mapping[str, str]) -> str:
     return "HEAD~1"
 
 
-@contextlib.contextmanager
-def worktrees(repo: git.Repo, *shas: str) -> Iterator[list[Path]]:
-    """Detached worktrees of ``shas``: no network, removed afterwards."""
-    tmp = Path(tempfile.mkdtemp(prefix="gitops-diff-"))
-    paths = []
-    try:
-        for index, sha in enumerate(shas):
-            path = tmp / str(index)
-            repo.git("worktree", "add", "--quiet", "--detach", str(path), sha)
-            paths.append(path)
-        yield paths
-    finally:
-        for path in paths:
-            repo.git("worktree", "remove", "--force", str(path), check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
-        repo.git("worktree", "prune", check=False)
-
-
 def _resolve(repo: git.Repo, ref: str) -> str:
     try:
         return repo.head_sha(ref)
@@ -104,8 +88,9 @@ def run(opts: Options, ctx: Context) -> StepResult:
         base = found or base
     filters = (compare.DEFAULT_FILTERS if opts.default_filters else ()) + opts.filter
     options = compare.Options(filters=filters, redact=opts.redact)
-    with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), worktrees(repo, base, head) as trees:
-        report = diff_trees(trees[0], trees[1], options, everything=opts.all, workers=opts.workers)
+    with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), scratch() as tmp:
+        trees = GitTree(repo, base, tmp), GitTree(repo, head, tmp)
+        report = diff_trees(*trees, options, everything=opts.all, workers=opts.workers)
     report |= {
         "version": 1,
         "target": opts.target,
@@ -136,12 +121,22 @@ def _format(kind: str, report: dict[str, Any]) -> str:
     raise UsageError(f"--format {kind}: expected json")
 
 
+@contextlib.contextmanager
+def scratch() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="gitops-diff-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def diff_trees(
-    base: Path, head: Path, options: compare.Options, *, everything: bool = False, workers: int = 2
+    base: Tree, head: Tree, options: compare.Options, *, everything: bool = False, workers: int = 2
 ) -> dict[str, Any]:
     """Render what differs between two trees and compare it, application by application."""
-    before = {a.path: a for a in discover(base)}
-    after = {a.path: a for a in discover(head)}
+    parsed: dict[str, Any] = {}
+    before = {a.path: a for a in discover(base, parsed)}
+    after = {a.path: a for a in discover(head, parsed)}
     jobs: dict[str, tuple[App | None, App | None]] = {}
     same: set[str] = set()
     for path in sorted(set(before) | set(after)):
@@ -150,23 +145,28 @@ def diff_trees(
             if not everything:
                 continue
             same.add(path)  # rendered once, for both sides
-            new = None
+            old = None
         jobs[path] = (old, new)
+    roots = [
+        tree.materialize(i for pair in jobs.values() if pair[side] for i in pair[side].inputs)  # type: ignore[union-attr]
+        for side, tree in enumerate((base, head))
+    ]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {
-            (path, side): pool.submit(render, root, app)
+            (path, side): pool.submit(render, roots[side], app)
             for path, pair in jobs.items()
-            for side, (root, app) in enumerate(zip((base, head), pair, strict=True))
+            for side, app in enumerate(pair)
             if app is not None
         }
         rendered: dict[tuple[str, int], Rendered] = {k: f.result() for k, f in futures.items()}
     for path in same:
-        rendered[(path, 1)] = rendered[(path, 0)]
-    apps, skipped = [], []
+        rendered[(path, 0)] = rendered[(path, 1)]
+    apps, skipped, renderers = [], [], Counter[str]()
     for path in jobs:
         old_r, new_r = rendered.get((path, 0)), rendered.get((path, 1))
-        for item in (old_r, new_r):
-            if item and item.skipped:
+        for item in {id(r): r for r in (old_r, new_r) if r}.values():
+            renderers[item.renderer or "none"] += 1
+            if item.skipped:
                 skipped.append(f"{path}: {item.skipped}")
         changes = compare.compare(
             old_r.resources if old_r else (), new_r.resources if new_r else (), options, label=path
@@ -174,6 +174,7 @@ def diff_trees(
         apps.append({"name": path, "changes": [c.to_json() for c in changes]})
     return {
         "rendered": sorted(jobs),
+        "renderers": dict(renderers),
         "skipped": skipped,
         "filters": dict(options.hidden),
         "apps": [a for a in apps if a["changes"]],

@@ -1,0 +1,175 @@
+"""A config tree at one ref, read from disk or straight from git objects.
+
+Reading a ref from git objects (``ls-tree``, ``cat-file --batch``, ``grep``) costs nothing
+per file; only what must be rendered is written to disk (``git archive`` of those paths).
+Both kinds name file contents by git blob id, so trees compare without reading files.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from gitops_actions import git
+from gitops_actions.proc import run, run_binary
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+class Tree(Protocol):
+    def files(self) -> Sequence[str]: ...  # sorted posix paths
+
+    def read(self, path: str) -> bytes: ...
+
+    def blob(self, path: str) -> str: ...
+
+    def grep(self, *needles: bytes) -> list[str]: ...  # files containing any needle
+
+    def prefetch(self, paths: Iterable[str]) -> None: ...  # read these in one go
+
+    def materialize(self, paths: Iterable[str]) -> Path: ...  # a directory holding them
+
+
+def under(files: Sequence[str], folder: str) -> Sequence[str]:
+    """Files in sorted ``files`` that sit under ``folder`` (or equal it)."""
+    if folder in ("", "."):
+        return files
+    start = bisect.bisect_left(files, folder)
+    found = []
+    for path in files[start:]:
+        if path == folder or path.startswith(folder + "/"):
+            found.append(path)
+        elif not path.startswith(folder):
+            break
+    return found
+
+
+class DiskTree:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        paths = []
+        for folder, dirs, names in os.walk(self.root):
+            dirs[:] = [
+                d for d in dirs if d != ".git" and not os.path.islink(os.path.join(folder, d))
+            ]
+            rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
+            for name in names:
+                if not os.path.islink(os.path.join(folder, name)):
+                    paths.append(name if rel == "." else f"{rel}/{name}")
+        self._files = sorted(paths)
+        self._blobs: dict[str, str] = {}
+
+    def files(self) -> Sequence[str]:
+        return self._files
+
+    def read(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def blob(self, path: str) -> str:
+        if path not in self._blobs:
+            self._blobs[path] = blob_id(self.read(path))
+        return self._blobs[path]
+
+    def grep(self, *needles: bytes) -> list[str]:
+        return [p for p in self._files if any(n in self.read(p) for n in needles)]
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Nothing to do: files on disk are read when asked."""
+
+    def materialize(self, paths: Iterable[str]) -> Path:
+        return self.root
+
+
+class GitTree:
+    """The tree of commit ``sha`` in ``repo``, without a checkout."""
+
+    def __init__(self, repo: git.Repo, sha: str, workdir: Path) -> None:
+        self.repo, self.sha, self.workdir = repo, sha, workdir
+        out = run_binary(["git", "ls-tree", "-r", "-z", "--full-tree", sha], cwd=repo.path)
+        self._blobs: dict[str, str] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            mode, kind, blob = meta.split()
+            if kind == b"blob" and mode != b"120000":  # no symlinks
+                self._blobs[path.decode()] = blob.decode()
+        self._files = sorted(self._blobs)
+        self._cache: dict[str, bytes] = {}
+        self._root: Path | None = None
+
+    def files(self) -> Sequence[str]:
+        return self._files
+
+    def blob(self, path: str) -> str:
+        return self._blobs[path]
+
+    def read(self, path: str) -> bytes:
+        if path not in self._cache:
+            self.prefetch([path])
+        return self._cache[path]
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        wanted = [p for p in paths if p not in self._cache and p in self._blobs]
+        if not wanted:
+            return
+        out = run_binary(
+            ["git", "cat-file", "--batch"],
+            cwd=self.repo.path,
+            input="".join(f"{self._blobs[p]}\n" for p in wanted).encode(),
+        )
+        pos = 0
+        for path in wanted:
+            header_end = out.index(b"\n", pos)
+            size = int(out[pos:header_end].split()[2])
+            self._cache[path] = out[header_end + 1 : header_end + 1 + size]
+            pos = header_end + 1 + size + 1
+
+    def grep(self, *needles: bytes) -> list[str]:
+        args = ["git", "grep", "-l", "-z", "-I", "-F"]
+        for needle in needles:
+            args += ["-e", needle.decode()]
+        try:
+            out = run_binary([*args, self.sha, "--"], cwd=self.repo.path)
+        except Exception:  # git grep exits 1 when nothing matches
+            return []
+        prefix = f"{self.sha}:"
+        return sorted(p.decode().removeprefix(prefix) for p in out.split(b"\0") if p)
+
+    def materialize(self, paths: Iterable[str]) -> Path:
+        """Write these files and directories (as of ``sha``) under one directory."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="tree-", dir=self.workdir))
+        wanted = sorted({p for p in paths if p})
+        if wanted:  # git archive piped to tar: both in C, no per-file work here
+            run(
+                [
+                    "sh",
+                    "-c",
+                    'git archive --format=tar "$0" -- "$@" | tar -x -C "$DEST"',
+                    self.sha,
+                    *wanted,
+                ],
+                cwd=self.repo.path,
+                env={**os.environ, "DEST": str(self._root)},
+                timeout=600,
+            )
+        return self._root
+
+
+_PATHSPEC_SAFE = re.compile(r"^[^*?\[\]:!]+$")
+
+
+def existing(tree: Tree, paths: Iterable[str]) -> list[str]:
+    """The given paths that exist in ``tree`` as a file or a directory, pathspec-safe."""
+    files = tree.files()
+    return [p for p in paths if _PATHSPEC_SAFE.match(p) and under(files, p)]

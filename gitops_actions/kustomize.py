@@ -1,0 +1,217 @@
+"""Kustomize: which files a kustomization is built from, and an in-process build of the
+common overlay subset.
+
+The subset is what most overlays are: ``resources``/``bases`` (files and kustomization
+directories), ``namespace``, ``images`` and ``replicas``. Anything else raises
+``Unsupported`` and the caller runs the real ``kustomize``/``kubectl kustomize``; tests
+hold this builder's output equal to kubectl's. Building in-process saves the ~60 ms a
+kustomize process costs, which is most of rendering a thousand applications.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeLoader as Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as Loader  # type: ignore[assignment]
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+SUPPORTED = {"apiVersion", "kind", "resources", "bases", "namespace", "images", "replicas"}
+_REF_KEYS = (
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "patchesStrategicMerge",
+    "transformers",
+    "generators",
+    "configurations",
+    "validators",
+)
+# kinds a namespace does not apply to
+CLUSTER_SCOPED = {
+    "APIService",
+    "CertificateSigningRequest",
+    "ClusterIssuer",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+}
+# kinds whose cross-namespace references kustomize rewrites: left to the real kustomize
+_REFERENCING = {
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "APIService",
+    "CustomResourceDefinition",
+}
+
+
+_SCALABLE = {"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"}
+
+
+class Unsupported(Exception):
+    """The kustomization uses something outside the in-process subset."""
+
+
+def references(doc: dict[str, Any]) -> Iterator[str]:
+    """Every local file or directory a kustomization reads."""
+    for key in _REF_KEYS:
+        for item in doc.get(key) or ():
+            if isinstance(item, str) and "://" not in item and not item.startswith("git@"):
+                yield item
+    for key in ("patches", "patchesJson6902"):
+        for patch in doc.get(key) or ():
+            if isinstance(patch, dict) and isinstance(patch.get("path"), str):
+                yield patch["path"]
+    for generator in (doc.get("configMapGenerator") or []) + (doc.get("secretGenerator") or []):
+        for entry in (generator or {}).get("files") or ():
+            yield str(entry).partition("=")[2] or str(entry)
+        for entry in (generator or {}).get("envs") or ():
+            yield str(entry)
+        if (generator or {}).get("env"):
+            yield str(generator["env"])
+    for chart in doc.get("helmCharts") or ():
+        if isinstance(chart, dict) and isinstance(chart.get("valuesFile"), str):
+            yield chart["valuesFile"]
+
+
+def _kustomization(folder: Path) -> dict[str, Any] | None:
+    for name in KUSTOMIZATION_FILES:
+        path = folder / name
+        if path.is_file():
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+            return doc if isinstance(doc, dict) else {}
+    return None
+
+
+def build(folder: Path, root: Path) -> list[dict[str, Any]]:
+    """The resources ``kustomize build folder`` would output (in no particular order).
+    ``root`` bounds where files may be read from, as kustomize's load restrictor does."""
+    doc = _kustomization(folder)
+    if doc is None:
+        raise Unsupported(f"{folder}: no kustomization")
+    extra = set(doc) - SUPPORTED
+    if extra:
+        raise Unsupported(f"{folder}: {', '.join(sorted(extra))}")
+    resources: list[dict[str, Any]] = []
+    for ref in [*(doc.get("resources") or []), *(doc.get("bases") or [])]:
+        if not isinstance(ref, str) or "://" in ref or ref.startswith("git@"):
+            raise Unsupported(f"remote resource {ref!r}")
+        target = Path(os.path.normpath(folder / ref))
+        if not target.is_relative_to(root):
+            raise Unsupported(f"{ref!r} is outside the tree")
+        if target.is_dir():
+            resources += build(target, root)
+        elif target.is_file():
+            loaded = yaml.load_all(target.read_text(encoding="utf-8"), Loader=Loader)
+            resources += [d for d in loaded if isinstance(d, dict)]
+        else:
+            raise Unsupported(f"{ref!r} does not exist")
+    if any(r.get("kind") == "List" for r in resources):
+        raise Unsupported("List resources")
+    if doc.get("namespace"):
+        _namespace(resources, str(doc["namespace"]))
+    for image in doc.get("images") or ():
+        _images(resources, image)
+    for replica in doc.get("replicas") or ():
+        _replicas(resources, replica)
+    return resources
+
+
+def _namespace(resources: list[dict[str, Any]], namespace: str) -> None:
+    for resource in resources:
+        kind = resource.get("kind")
+        if kind in _REFERENCING:
+            raise Unsupported(f"namespace with {kind}")
+        meta = resource.setdefault("metadata", {})
+        if kind == "Namespace":
+            meta["name"] = namespace
+        elif kind not in CLUSTER_SCOPED:
+            meta["namespace"] = namespace
+
+
+def _split(image: str) -> tuple[str, str, str]:
+    """name, ":tag" and "@digest" of an image string, as kustomize splits it."""
+    name, at, digest = image.partition("@")
+    head, colon, tag = name.rpartition(":")
+    if colon and "/" not in tag:
+        name = head
+    else:
+        tag = ""
+    return name, f":{tag}" if tag else "", f"@{digest}" if at else ""
+
+
+def _images(resources: list[dict[str, Any]], rule: Any) -> None:
+    if not isinstance(rule, dict) or not rule.get("name"):
+        raise Unsupported("images entry without a name")
+    if set(rule) - {"name", "newName", "newTag", "digest"}:
+        raise Unsupported("images entry fields")
+    name = str(rule["name"])
+    new_name = str(rule.get("newName") or name)
+    new_tag = rule.get("newTag")
+    digest = rule.get("digest")
+
+    def rewrite(image: str) -> str:
+        old_name, tag, old_digest = _split(image)
+        if old_name != name:
+            return image
+        if new_tag is None and digest is None:
+            return new_name + tag + old_digest
+        suffix = f":{new_tag}" if new_tag is not None else ""
+        return new_name + suffix + (f"@{digest}" if digest else "")
+
+    for resource in resources:
+        for container in _containers(resource):
+            if isinstance(container.get("image"), str):
+                container["image"] = rewrite(container["image"])
+
+
+def _containers(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                yield from (c for c in value if isinstance(c, dict))
+            else:
+                yield from _containers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _containers(item)
+
+
+def _replicas(resources: list[dict[str, Any]], rule: Any) -> None:
+    if not isinstance(rule, dict) or "name" not in rule or "count" not in rule:
+        raise Unsupported("replicas entry")
+    for resource in resources:
+        if (resource.get("metadata") or {}).get("name") != rule["name"]:
+            continue
+        if resource.get("kind") in _SCALABLE:
+            resource.setdefault("spec", {})["replicas"] = rule["count"]
+        elif "replicas" in (resource.get("spec") or {}):
+            raise Unsupported(f"replicas on a {resource.get('kind')}")
