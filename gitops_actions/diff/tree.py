@@ -153,9 +153,9 @@ class GitTree:
         if wanted:  # git archive piped to tar: both in C, no per-file work here
             run(
                 [
-                    "sh",
+                    "bash",
                     "-c",
-                    'git archive --format=tar "$0" -- "$@" | tar -x -C "$DEST"',
+                    'set -o pipefail; git archive --format=tar "$0" -- "$@" | tar -x -C "$DEST"',
                     self.sha,
                     *wanted,
                 ],
