@@ -7,6 +7,7 @@ import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gitops_actions.errors import ExternalError
 from gitops_actions.secrets import redact
@@ -35,6 +36,32 @@ class ProcessFailed(ExternalError):
         self.stderr = stderr
 
 
+def _spawn(
+    cmd: Sequence[str],
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    input: str | bytes | None,
+    text: bool,
+) -> subprocess.CompletedProcess[Any]:
+    try:
+        return subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            input=input,
+            capture_output=True,
+            text=text,
+            timeout=timeout,
+            check=False,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+    except subprocess.TimeoutExpired:
+        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s") from None
+
+
 def run(
     cmd: Sequence[str],
     *,
@@ -49,26 +76,10 @@ def run(
     Raises ``ProcessFailed`` (secrets masked) on a non-zero exit when ``check`` is set,
     and ``ExternalError`` when the program is missing or the timeout passes.
     """
-    try:
-        proc = subprocess.run(
-            list(cmd),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
-    except FileNotFoundError:
-        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s") from None
-    done = Completed(tuple(cmd), proc.returncode, proc.stdout, proc.stderr)
+    proc = _spawn(cmd, cwd, env, timeout, input, text=True)
     if check and proc.returncode != 0:
         raise ProcessFailed(cmd, proc.returncode, proc.stdout, proc.stderr)
-    return done
+    return Completed(tuple(cmd), proc.returncode, proc.stdout, proc.stderr)
 
 
 def run_binary(
@@ -80,21 +91,8 @@ def run_binary(
     input: bytes | None = None,
 ) -> bytes:
     """Like ``run`` for programs whose output is bytes (``git cat-file``, ``git archive``)."""
-    try:
-        proc = subprocess.run(
-            list(cmd),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            input=input,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
-    except FileNotFoundError:
-        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s") from None
+    proc = _spawn(cmd, cwd, env, timeout, input, text=False)
     if proc.returncode != 0:
         raise ProcessFailed(cmd, proc.returncode, "", proc.stderr.decode(errors="replace"))
-    return proc.stdout
+    stdout: bytes = proc.stdout
+    return stdout

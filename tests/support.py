@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -41,3 +44,48 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def config_remote(tmp_path: Path, files: dict[str, str], name: str = "config.git") -> Path:
+    """A bare remote whose ``main`` holds one commit with ``files``."""
+    from gitops_actions import git
+
+    remote = tmp_path / name
+    git.init(remote, bare=True)
+    seed = git.init(tmp_path / f"seed-{name}")
+    for rel, text in files.items():
+        (seed.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (seed.path / rel).write_text(text)
+    seed.add()
+    seed.commit("initial")
+    seed.push(str(remote), "main")
+    return remote
+
+
+def show(remote: Path, rel: str, ref: str = "main") -> str:
+    """A file's text at ``ref`` of a (bare) repository."""
+    from gitops_actions import git
+
+    return git.Repo(remote).git("show", f"{ref}:{rel}").stdout
+
+
+@contextlib.contextmanager
+def process_table() -> Iterator[list[str]]:
+    """Snapshots of every process's arguments (``ps``), taken while the block runs."""
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append(
+                subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            )
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join()

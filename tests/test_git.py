@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,8 @@ import pytest
 from gitops_actions import git
 from gitops_actions.errors import ExternalError
 from gitops_actions.sandbox import GitHttpServer
+
+from support import process_table
 
 pytestmark = pytest.mark.component
 
@@ -83,24 +83,11 @@ def test_http_token_never_leaks(git_http: GitHttpServer, bare_remote: Path, tmp_
     repo.add()
     sha = repo.commit("change")
 
-    seen: list[str] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            seen.append(
-                subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            )
-            time.sleep(0.05)
-
     git_http.delay = 0.4
-    watcher = threading.Thread(target=watch)
-    watcher.start()
     try:
-        repo.push("origin", "HEAD:main")
+        with process_table() as seen:
+            repo.push("origin", "HEAD:main")
     finally:
-        done.set()
-        watcher.join()
         git_http.delay = 0.0
     assert git.Repo(git_http.root / "no-leak.git").head_sha("main") == sha
     assert any("git" in snapshot and "push" in snapshot for snapshot in seen)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,26 +13,9 @@ from gitops_actions.edit.plan import Plan, Request, plan
 from gitops_actions.imageref import parse
 from gitops_actions.sandbox import GitHttpServer
 
-from support import base_env, run_cli
+from support import base_env, config_remote, process_table, run_cli, show
 
 pytestmark = pytest.mark.component
-
-
-def config_remote(tmp_path: Path, files: dict[str, str], name: str = "config.git") -> Path:
-    remote = tmp_path / name
-    git.init(remote, bare=True)
-    seed = git.init(tmp_path / f"seed-{name}")
-    for rel, text in files.items():
-        (seed.path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (seed.path / rel).write_text(text)
-    seed.add()
-    seed.commit("initial")
-    seed.push(str(remote), "main")
-    return remote
-
-
-def show(remote: Path, rel: str, ref: str = "main") -> str:
-    return git.Repo(remote).git("show", f"{ref}:{rel}").stdout
 
 
 def test_bump_commits_with_trailers_and_is_idempotent(tmp_path: Path) -> None:
@@ -151,24 +132,12 @@ def test_https_token_never_leaks(git_http: GitHttpServer, tmp_path: Path) -> Non
     url = _http_config(git_http, tmp_path, "leak.git", {"a.yaml": "image: r.test/a:1\n"})
     token = git_http.password
     env = base_env(GITOPS_GIT_TOKEN=token, GITOPS_GIT_USERNAME=git_http.username, GITOPS_DEBUG="1")
-    seen: list[str] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            seen.append(
-                subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            )
-            time.sleep(0.05)
 
     git_http.delay = 0.3
-    watcher = threading.Thread(target=watch)
-    watcher.start()
     try:
-        proc = run_cli("bump", "--repo", url, "--image", "r.test/a:2", env=env)
+        with process_table() as seen:
+            proc = run_cli("bump", "--repo", url, "--image", "r.test/a:2", env=env)
     finally:
-        done.set()
-        watcher.join()
         git_http.delay = 0.0
     assert proc.returncode == 0, proc.stderr
     assert show(git_http.root / "leak.git", "a.yaml") == "image: r.test/a:2\n"

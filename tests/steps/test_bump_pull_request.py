@@ -21,7 +21,7 @@ from gitops_actions.sandbox import GitHttpServer
 
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
-from support import base_env, run_cli
+from support import base_env, config_remote, run_cli, show
 
 pytestmark = pytest.mark.component
 
@@ -32,20 +32,6 @@ FILES = {FILE: f"image: {IMAGE}:1.0.0\n", "README.md": "config\n"}
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def config_remote(tmp_path: Path, files: dict[str, str], name: str = "config.git") -> Path:
-    """A bare remote whose ``main`` holds one commit with ``files``."""
-    remote = tmp_path / name
-    git.init(remote, bare=True)
-    seed = git.init(tmp_path / f"seed-{name}")
-    for rel, text in files.items():
-        (seed.path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (seed.path / rel).write_text(text)
-    seed.add()
-    seed.commit("initial")
-    seed.push(str(remote), "main")
-    return remote
-
-
 def rev(remote: Path, ref: str) -> str | None:
     """The commit ``ref`` names in ``remote``, or None when there is no such ref."""
     proc = subprocess.run(
@@ -55,10 +41,6 @@ def rev(remote: Path, ref: str) -> str | None:
         check=False,
     )
     return proc.stdout.strip() or None
-
-
-def show(remote: Path, rel: str, ref: str = "main") -> str:
-    return git.Repo(remote).git("show", f"{ref}:{rel}").stdout
 
 
 def commits_on_top(remote: Path, base: str, head: str) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 
 from gitops_actions import git
 
-from support import run_cli
+from support import config_remote, run_cli, show
 
 pytestmark = pytest.mark.component
 
@@ -20,23 +20,6 @@ def overlay(tag: str, digest: str | None = None) -> str:
     return f"resources: [../../base]\nimages:\n  - name: r.test/shop\n    newTag: {tag}{pin}\n"
 
 
-def make_remote(tmp_path: Path, files: dict[str, str]) -> Path:
-    remote = tmp_path / "config.git"
-    git.init(remote, bare=True)
-    seed = git.init(tmp_path / "seed")
-    for rel, text in files.items():
-        (seed.path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (seed.path / rel).write_text(text)
-    seed.add()
-    seed.commit("initial")
-    seed.push(str(remote), "main")
-    return remote
-
-
-def show(remote: Path, rel: str, ref: str = "main") -> str:
-    return git.Repo(remote).git("show", f"{ref}:{rel}").stdout
-
-
 ENVS = {
     "apps/shop/overlays/staging/kustomization.yaml": overlay("1.4.0", D1),
     "apps/shop/overlays/prod/kustomization.yaml": overlay("1.3.0", D2),
@@ -45,7 +28,7 @@ ENVS = {
 
 
 def test_promote_copies_tag_and_digest_by_environment_name(tmp_path: Path) -> None:
-    remote = make_remote(tmp_path, ENVS)
+    remote = config_remote(tmp_path, ENVS)
     proc = run_cli(
         "promote",
         "--repo",
@@ -65,7 +48,7 @@ def test_promote_copies_tag_and_digest_by_environment_name(tmp_path: Path) -> No
 
 
 def test_promote_opens_a_pull_request_by_default(tmp_path: Path) -> None:
-    remote = make_remote(tmp_path, ENVS)
+    remote = config_remote(tmp_path, ENVS)
     forge = tmp_path / "forge"
     proc = run_cli(
         "promote",
@@ -94,7 +77,7 @@ def test_promote_opens_a_pull_request_by_default(tmp_path: Path) -> None:
 def test_promote_refuses_mixed_versions_and_downgrades(tmp_path: Path) -> None:
     files = dict(ENVS)
     files["apps/shop/overlays/staging/extra.yaml"] = "image: r.test/shop:1.5.0\n"
-    remote = make_remote(tmp_path, files)
+    remote = config_remote(tmp_path, files)
     mixed = run_cli(
         "promote",
         "--repo",
@@ -127,7 +110,7 @@ def test_promote_refuses_mixed_versions_and_downgrades(tmp_path: Path) -> None:
 
 
 def test_rollback_reverts_a_bump_on_a_newer_tip(tmp_path: Path) -> None:
-    remote = make_remote(
+    remote = config_remote(
         tmp_path,
         {"a/deploy.yaml": "image: r.test/a:1.0.0\n", "b/deploy.yaml": "image: r.test/b:1.0.0\n"},
     )
@@ -145,7 +128,7 @@ def test_rollback_reverts_a_bump_on_a_newer_tip(tmp_path: Path) -> None:
 
 
 def test_rollback_refuses_a_conflicting_revert(tmp_path: Path) -> None:
-    remote = make_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
     run_cli("bump", "--repo", str(remote), "--image", "r.test/a:1.1.0")
     first = git.Repo(remote).head_sha("main")
     run_cli("bump", "--repo", str(remote), "--image", "r.test/a:1.2.0")
@@ -157,7 +140,7 @@ def test_rollback_refuses_a_conflicting_revert(tmp_path: Path) -> None:
 
 
 def test_rollback_to_a_reference(tmp_path: Path) -> None:
-    remote = make_remote(tmp_path, {"a.yaml": "image: r.test/a:1.2.0\n"})
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.2.0\n"})
     proc = run_cli("rollback", "--repo", str(remote), "--image", "r.test/a", "--to", "1.1.0")
     assert proc.returncode == 0, proc.stderr
     assert show(remote, "a.yaml") == "image: r.test/a:1.1.0\n"
