@@ -8,6 +8,7 @@ variable; repeatable options take one value per line from their variable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -239,6 +240,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 1 if result.status == "failed" else EXIT_OK
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_OK
+    except BrokenPipeError:  # the reader went away (`| head`): nothing left to say
+        sys.stdout, sys.stderr = real_out, real_err
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real_out.fileno())
+        return EXIT_OK
     except BaseException as error:  # one place maps every error to a line and a code
         if _wants_debug(argv, env):
             traceback.print_exc(file=err)

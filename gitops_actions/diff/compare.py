@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from gitops_actions.diffmodel import Action, Change
+
 DEFAULT_FILTERS = (
     "label:helm.sh/chart",
     "label:app.kubernetes.io/version",
@@ -51,32 +53,6 @@ def identity(resource: Mapping[str, Any]) -> Key:
         str(meta.get("namespace") or ""),
         str(meta.get("name") or ""),
     )
-
-
-@dataclass(frozen=True)
-class Change:
-    action: str  # added, removed, changed
-    group: str
-    version: str
-    kind: str
-    namespace: str
-    name: str
-    summary: tuple[str, ...] = ()
-    diff: str = ""
-    redacted: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "group": self.group,
-            "version": self.version,
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-            "summary": list(self.summary),
-            "diff": self.diff,
-            "redacted": list(self.redacted),
-        }
 
 
 @dataclass
@@ -288,7 +264,7 @@ def compare(
         )
         redacted = tuple(_secret_lines(old_secrets, new_secrets))
         if old is None or new is None:
-            action = "added" if old is None else "removed"
+            action: Action = "added" if old is None else "removed"
             changes.append(
                 Change(action, group, version, kind, namespace, name, (), text, redacted)
             )
@@ -298,7 +274,7 @@ def compare(
                 options.hidden[rule_path.split("@")[0]] += 1
         if old_n == new_n and not redacted:
             continue
-        summary = tuple(field_changes(old_n, new_n)) + redacted
+        summary = tuple(field_changes(old_n, new_n))
         changes.append(
             Change("changed", group, version, kind, namespace, name, summary, text, redacted)
         )

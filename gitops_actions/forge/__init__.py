@@ -3,7 +3,9 @@
 Each forge sits behind the same small Protocol and is chosen by name: ``github``
 (PyGithub), ``gitlab`` (python-gitlab) and ``local`` (JSON files, for demos and tests).
 ``upsert_pull_request`` is idempotent: an open request from ``head`` into ``base`` is
-updated in place, never duplicated.
+updated in place, never duplicated. The comment operations work on the conversation of a
+pull request (GitHub issue comments, GitLab merge request notes, files for ``local``);
+choosing which comments to write is the caller's business (``gitops_actions.comment``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from gitops_actions.errors import UsageError
 from gitops_actions.secrets import REDACTOR
 
 FORGES = ("github", "gitlab", "local")
+# The most characters one comment may hold; the local forge splits the way GitHub does.
+COMMENT_LIMITS = {"github": 65536, "gitlab": 1_000_000, "local": 65536}
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,15 @@ class PullRequest:
     number: int
     url: str
     created: bool  # True when this call opened it, False when it updated an open one
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on a pull request: ``id`` is the forge's own, as text."""
+
+    id: str
+    url: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -43,10 +56,33 @@ class HttpOptions:
 
 class Forge(Protocol):
     name: str
+    comment_limit: int  # the most characters one comment may hold
 
     def upsert_pull_request(
         self, *, project: str, head: str, base: str, title: str, body: str
     ) -> PullRequest: ...
+
+    def pull_request_head(self, *, project: str, number: int) -> str:
+        """The commit at the head of pull request ``number`` ("" when the forge cannot say)."""
+        ...
+
+    def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
+        """Comments on pull request ``number`` whose body contains ``marker``, oldest first."""
+        ...
+
+    def create_comment(self, *, project: str, number: int, body: str, key: str) -> Comment:
+        """A new comment; ``key`` names it where comments are files (the local forge)."""
+        ...
+
+    def update_comment(
+        self, *, project: str, number: int, comment: Comment, body: str
+    ) -> Comment: ...
+
+    def delete_comment(self, *, project: str, number: int, comment: Comment) -> None: ...
+
+    def minimize_comment(self, *, project: str, number: int, comment: Comment) -> bool:
+        """Collapse ``comment`` as outdated; False where the forge has no such thing."""
+        ...
 
 
 def env_token(env: Mapping[str, str], names: Sequence[str], forge: str) -> tuple[str, str]:

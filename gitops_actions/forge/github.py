@@ -1,4 +1,4 @@
-"""Pull requests on GitHub and GitHub Enterprise Server, through PyGithub."""
+"""Pull requests and their comments on GitHub and GitHub Enterprise Server, via PyGithub."""
 
 from __future__ import annotations
 
@@ -10,14 +10,23 @@ import github
 import requests
 from github.GithubException import GithubException, RateLimitExceededException
 from github.GithubRetry import GithubRetry
+from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from gitops_actions.errors import ExternalError, UsageError
-from gitops_actions.forge import HttpOptions, PullRequest, api_detail, env_token
+from gitops_actions.forge import (
+    COMMENT_LIMITS,
+    Comment,
+    HttpOptions,
+    PullRequest,
+    api_detail,
+    env_token,
+)
 from gitops_actions.secrets import REDACTOR
 
 DEFAULT_URL = "https://api.github.com"
+COMMENT_LIMIT = COMMENT_LIMITS["github"]
 TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
 # GithubRetry adds 403, retried only when it is a rate limit; PATCH edits are idempotent.
 _RETRY_STATUS = (429, *range(500, 600))
@@ -34,6 +43,7 @@ class GitHubForge:
     """Opens or updates pull requests with a token on the REST API at ``url``."""
 
     name = "github"
+    comment_limit = COMMENT_LIMIT
 
     def __init__(
         self, token: str, *, url: str = DEFAULT_URL, http: HttpOptions | None = None
@@ -56,7 +66,11 @@ class GitHubForge:
             timeout=options.timeout,
             seconds_between_requests=None,
             seconds_between_writes=options.write_interval or None,
+            per_page=100,
         )
+        self._comments_client = self._client.withLazy(True)  # no fetch before each write
+        self._pulls: dict[tuple[str, int], GithubPull] = {}
+        self._seen: dict[str, IssueComment] = {}
 
     @classmethod
     def from_env(
@@ -85,6 +99,61 @@ class GitHubForge:
             if pull.title != title or (pull.body or "") != body:
                 pull.edit(title=title, body=body)
             return PullRequest(pull.number, pull.html_url, created=False)
+
+    # -- comments ------------------------------------------------------------------------
+    def _pull(self, project: str, number: int) -> GithubPull:
+        _owner(project)
+        key = (project, number)
+        if key not in self._pulls:
+            self._pulls[key] = self._comments_client.get_repo(project).get_pull(number)
+        return self._pulls[key]
+
+    def _comment(self, project: str, number: int, comment: Comment) -> IssueComment:
+        return self._seen.get(comment.id) or self._pull(project, number).get_issue_comment(
+            int(comment.id)
+        )
+
+    def pull_request_head(self, *, project: str, number: int) -> str:
+        with _api_errors(f"{project}#{number}", self.url):
+            return str(self._pull(project, number).head.sha or "")
+
+    def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
+        found = []
+        with _api_errors(f"{project}#{number} comments", self.url):
+            for item in self._pull(project, number).get_issue_comments():
+                if marker in (item.body or ""):
+                    self._seen[str(item.id)] = item
+                    found.append(_as_comment(item))
+        return found
+
+    def create_comment(self, *, project: str, number: int, body: str, key: str) -> Comment:
+        with _api_errors(f"{project}#{number} new comment", self.url):
+            item = self._pull(project, number).create_issue_comment(body)
+            self._seen[str(item.id)] = item
+            return _as_comment(item)
+
+    def update_comment(self, *, project: str, number: int, comment: Comment, body: str) -> Comment:
+        with _api_errors(f"{project}#{number} comment {comment.id}", self.url):
+            item = self._comment(project, number, comment)
+            item.edit(body)
+            return Comment(comment.id, item.html_url or comment.url, body)
+
+    def delete_comment(self, *, project: str, number: int, comment: Comment) -> None:
+        with _api_errors(f"{project}#{number} comment {comment.id}", self.url):
+            try:
+                self._comment(project, number, comment).delete()
+            except GithubException as err:
+                if err.status != 404:  # a retried delete whose first try went through
+                    raise
+            self._seen.pop(comment.id, None)
+
+    def minimize_comment(self, *, project: str, number: int, comment: Comment) -> bool:
+        with _api_errors(f"{project}#{number} comment {comment.id}", self.url):
+            return self._comment(project, number, comment).minimize("OUTDATED")
+
+
+def _as_comment(item: IssueComment) -> Comment:
+    return Comment(str(item.id), str(item.html_url or item.url), item.body or "")
 
 
 def _owner(project: str) -> str:

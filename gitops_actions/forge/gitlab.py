@@ -1,4 +1,4 @@
-"""Merge requests on GitLab (gitlab.com or self-managed), through python-gitlab."""
+"""Merge requests and their notes on GitLab (gitlab.com or self-managed), via python-gitlab."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ from typing import Any
 import gitlab
 import requests
 from gitlab.exceptions import GitlabError
-from gitlab.v4.objects import Project, ProjectMergeRequest
+from gitlab.v4.objects import Project, ProjectMergeRequest, ProjectMergeRequestNote
 
 from gitops_actions.errors import ExternalError, UsageError
-from gitops_actions.forge import HttpOptions, PullRequest, api_detail, env_token
+from gitops_actions.forge import (
+    COMMENT_LIMITS,
+    Comment,
+    HttpOptions,
+    PullRequest,
+    api_detail,
+    env_token,
+)
 from gitops_actions.secrets import REDACTOR
 
 DEFAULT_URL = "https://gitlab.com"
 TOKEN_ENV = ("GITLAB_TOKEN", "CI_JOB_TOKEN")
+COMMENT_LIMIT = COMMENT_LIMITS["gitlab"]
 _HINTS = {
     401: "check GITLAB_TOKEN or CI_JOB_TOKEN",
     403: "the token needs the api scope and Developer access to the project",
@@ -30,6 +38,7 @@ class GitLabForge:
     """Opens or updates merge requests with a personal, project or CI job token."""
 
     name = "gitlab"
+    comment_limit = COMMENT_LIMIT
 
     def __init__(
         self,
@@ -43,6 +52,7 @@ class GitLabForge:
         options = http or HttpOptions()
         self.url = url.rstrip("/")
         self._retries = options.retries
+        self._job_token = job_token
         self._client = gitlab.Gitlab(
             self.url,
             private_token=None if job_token else token,
@@ -100,6 +110,79 @@ class GitLabForge:
             max_retries=self._retries,
         )
         return next(iter(found), None)
+
+    # -- notes ---------------------------------------------------------------------------
+    def _request(self, project: str, number: int) -> ProjectMergeRequest:
+        if "/" not in project.strip("/"):
+            raise UsageError(f"gitlab: project {project!r} is not group/name")
+        repo = self._client.projects.get(project.strip("/"), lazy=True)
+        return repo.mergerequests.get(number, lazy=True)
+
+    def _web(self, project: str, number: int) -> str:
+        return f"{self.url}/{project.strip('/')}/-/merge_requests/{number}"
+
+    def _writable(self) -> None:
+        if self._job_token:
+            raise UsageError(
+                "gitlab: CI_JOB_TOKEN cannot write merge request notes",
+                hint="set GITLAB_TOKEN to a project access token with the api scope",
+            )
+
+    def pull_request_head(self, *, project: str, number: int) -> str:
+        with _api_errors(f"{project}!{number}", self.url):
+            repo = self._client.projects.get(project.strip("/"), lazy=True)
+            found = repo.mergerequests.get(number, max_retries=self._retries)
+            return str(found.sha or "")
+
+    def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
+        self._writable()
+        request = self._request(project, number)
+        with _api_errors(f"{project}!{number} notes", self.url):
+            notes = request.notes.list(
+                iterator=True,
+                per_page=100,
+                sort="asc",
+                order_by="created_at",
+                max_retries=self._retries,
+            )
+            return [
+                _as_comment(note, self._web(project, number))
+                for note in notes
+                if not getattr(note, "system", False) and marker in (note.body or "")
+            ]
+
+    def create_comment(self, *, project: str, number: int, body: str, key: str) -> Comment:
+        self._writable()
+        request = self._request(project, number)
+        with _api_errors(f"{project}!{number} new note", self.url):
+            note = request.notes.create({"body": body}, max_retries=self._retries)
+            return _as_comment(note, self._web(project, number))
+
+    def update_comment(self, *, project: str, number: int, comment: Comment, body: str) -> Comment:
+        self._writable()
+        request = self._request(project, number)
+        with _api_errors(f"{project}!{number} note {comment.id}", self.url):
+            note = request.notes.get(int(comment.id), lazy=True)
+            note.body = body
+            note.save(max_retries=self._retries)
+            return Comment(comment.id, comment.url or self._web(project, number), body)
+
+    def delete_comment(self, *, project: str, number: int, comment: Comment) -> None:
+        self._writable()
+        request = self._request(project, number)
+        with _api_errors(f"{project}!{number} note {comment.id}", self.url):
+            try:
+                request.notes.delete(int(comment.id), max_retries=self._retries)
+            except GitlabError as err:
+                if err.response_code != 404:  # a retried delete whose first try went through
+                    raise
+
+    def minimize_comment(self, *, project: str, number: int, comment: Comment) -> bool:
+        return False  # GitLab cannot collapse a note; the caller has already emptied it
+
+
+def _as_comment(note: ProjectMergeRequestNote, web: str) -> Comment:
+    return Comment(str(note.id), f"{web}#note_{note.id}", str(note.body or ""))
 
 
 def _detail(error: GitlabError) -> str:

@@ -4,6 +4,10 @@ Each pull request is ``<directory>/pulls/<number>.json`` holding ``number``, ``u
 ``project``, ``head``, ``base``, ``title``, ``body`` and ``state``. Files are written whole and
 atomically, so a reader never sees half a pull request; writers take a lock on the
 directory, so two of them never share a number or open the same pull request twice.
+
+Comments on pull request ``N`` are markdown files ``<directory>/comments/N/<key>.md``,
+also written whole and atomically; the key names the file (``config-1`` for the first
+part of the ``config`` diff comment) and the file's path is the comment's URL.
 """
 
 from __future__ import annotations
@@ -11,24 +15,30 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitops_actions.errors import InputError
-from gitops_actions.forge import PullRequest
+from gitops_actions.errors import InputError, UsageError
+from gitops_actions.forge import COMMENT_LIMITS, Comment, PullRequest
 
 OPEN = "open"
+COMMENT_LIMIT = COMMENT_LIMITS["local"]
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class LocalForge:
     name = "local"
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], *, comment_limit: int = COMMENT_LIMIT
+    ) -> None:
         self.directory = Path(directory).resolve()
         self.pulls = self.directory / "pulls"
+        self.comment_limit = comment_limit
 
     def upsert_pull_request(
         self, *, project: str, head: str, base: str, title: str, body: str
@@ -60,6 +70,47 @@ class LocalForge:
                 raise InputError("not a pull request record", path=str(path))
             yield path, record
 
+    # -- comments ------------------------------------------------------------------------
+    def _comments(self, number: int) -> Path:
+        return self.directory / "comments" / str(int(number))
+
+    def _file(self, number: int, name: str) -> Path:
+        if not _KEY.fullmatch(name.removesuffix(".md")):
+            raise UsageError(f"local forge: {name!r} cannot name a comment file")
+        return self._comments(number) / (name if name.endswith(".md") else f"{name}.md")
+
+    def pull_request_head(self, *, project: str, number: int) -> str:
+        return ""  # pull requests on file do not record commits
+
+    def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
+        folder = self._comments(number)
+        paths = sorted(folder.glob("*.md"), key=_natural) if folder.is_dir() else []
+        found = []
+        for path in paths:
+            try:
+                body = path.read_text(encoding="utf-8")
+            except OSError as err:
+                raise InputError(f"cannot read comment: {err}", path=str(path)) from err
+            if marker in body:
+                found.append(Comment(path.name, str(path), body))
+        return found
+
+    def create_comment(self, *, project: str, number: int, body: str, key: str) -> Comment:
+        path = self._file(number, key)
+        _write_text(path, body)
+        return Comment(path.name, str(path), body)
+
+    def update_comment(self, *, project: str, number: int, comment: Comment, body: str) -> Comment:
+        path = self._file(number, comment.id)
+        _write_text(path, body)
+        return Comment(path.name, str(path), body)
+
+    def delete_comment(self, *, project: str, number: int, comment: Comment) -> None:
+        self._file(number, comment.id).unlink(missing_ok=True)
+
+    def minimize_comment(self, *, project: str, number: int, comment: Comment) -> bool:
+        return False  # a file cannot be collapsed; the caller has already emptied it
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self.pulls.mkdir(parents=True, exist_ok=True)
@@ -81,3 +132,20 @@ class LocalForge:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def _natural(path: Path) -> list[tuple[int, str]]:
+    """``config-2.md`` before ``config-10.md``."""
+    return [(int(t), "") if t.isdigit() else (0, t) for t in re.split(r"(\d+)", path.name)]
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".comment-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

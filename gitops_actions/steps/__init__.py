@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_actions.step import Step
-from gitops_actions.steps import build, bump, demo, diff, promote, rollback
+from gitops_actions.steps import build, bump, comment, demo, diff, promote, rollback
 
 
 def _pending(name: str, summary: str, *examples: str) -> Step:
@@ -23,11 +23,7 @@ STEPS: dict[str, Step] = {
             "gitops-actions validate clusters/ apps/ --kubernetes-version 1.32",
         ),
         diff.STEP,
-        _pending(
-            "comment",
-            "Post a diff or any markdown as one sticky comment on a PR or MR.",
-            "gitops-actions comment --forge github --from diff.json --pr 42",
-        ),
+        comment.STEP,
         _pending(
             "handoff",
             "Hand off to Argo CD or Flux and wait until the new revision is applied.",

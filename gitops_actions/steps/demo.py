@@ -19,7 +19,7 @@ from gitops_actions.step import Context, Step, StepResult, option
 
 EXAMPLE_REGISTRY = "127.0.0.1:5000"  # what the example files say; replaced by the real one
 APP_IMAGE = "demo/shop"
-PENDING = ("validate", "diff", "comment", "handoff")
+PENDING = ("validate", "handoff")
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,36 @@ def _deliver(work: Path, image: str, ctx: Context) -> list[str]:
         ctx,
     )
     done.append(f"**promote** dev to prod: {result.message}")
+    done += _review(work, ctx, result.outputs.get("branch", ""))
     for line in done:
         ctx.ci.log(line.replace("**", ""))
     ctx.ci.log(f"pull requests: {work / 'forge' / 'pulls'}")
+    return done
+
+
+def _review(work: Path, ctx: Context, branch: str) -> list[str]:
+    """Diff the promotion's pull request offline and post it as a sticky comment."""
+    from gitops_actions.steps import comment, diff
+
+    if not branch:
+        return []
+    review = git.clone(str(work / "remotes" / "config.git"), work / "review")
+    review.git("fetch", "--quiet", "origin", f"{branch}:{branch}")
+    report = work / "forge" / "diff-1.json"
+    result = diff.run(
+        diff.Options(
+            repo=str(review.path), base="origin/main", head=branch, format=(f"json={report}",)
+        ),
+        ctx,
+    )
+    done = [f"**diff** of pull request 1: {result.message}"]
+    result = comment.run(
+        comment.Options(
+            source=str(report), forge="local", pr=1, project="config", forge_dir=str(work / "forge")
+        ),
+        ctx,
+    )
+    done.append(f"**comment** on pull request 1: {result.message}")
     return done
 
 

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from gitops_actions import git
+from gitops_actions.comment import render as markdown
 from gitops_actions.diff import compare
 from gitops_actions.diff.apps import App, Rendered, discover, fingerprint, render
 from gitops_actions.diff.tree import GitTree, Tree
+from gitops_actions.diffmodel import App as AppDiff
+from gitops_actions.diffmodel import Change, Diff, Ref
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.step import Context, Step, StepResult, option
 
@@ -91,34 +94,60 @@ def run(opts: Options, ctx: Context) -> StepResult:
     with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), scratch() as tmp:
         trees = GitTree(repo, base, tmp), GitTree(repo, head, tmp)
         report = diff_trees(*trees, options, everything=opts.all, workers=opts.workers)
-    report |= {
-        "version": 1,
-        "target": opts.target,
-        "base": {"ref": base_ref, "sha": base},
-        "head": {"ref": opts.head, "sha": head},
-        "full_artifact": opts.artifact_url or "",
-    }
-    formats = opts.format or ("json",)
+    result = Diff(
+        target=opts.target,
+        base=Ref(base_ref, base),
+        head=Ref(opts.head, head),
+        apps=tuple(AppDiff(name, changes) for name, changes in report.apps),
+        rendered=report.rendered,
+        filters=tuple(sorted(report.filters.items())),
+        full_artifact=opts.artifact_url,
+    )
+    formats = opts.format or ("markdown",)
     for index, spec in enumerate(formats):
         kind, _, path = spec.partition("=")
         path = path or ((opts.output or "") if index == 0 else "")
-        text = _format(kind, report)
+        text = _format(kind, result, report)
         if path:
             Path(path).write_text(text, encoding="utf-8")
             ctx.ci.log(f"wrote {kind} diff to {path}")
         else:
             ctx.ci.out.write(text if text.endswith("\n") else text + "\n")
-    count = sum(len(a["changes"]) for a in report["apps"])
-    apps = sum(1 for a in report["apps"] if a["changes"])
+    for line in report.skipped:
+        ctx.ci.log(f"skipped {line}")
+    count, apps = result.changes, sum(1 for a in result.apps if a.changes)
     outputs = {"changed": "true" if count else "false", "changes": str(count)}
-    message = f"{count} change(s) in {apps} application(s); rendered {len(report['rendered'])}"
-    return StepResult("changed" if count else "unchanged", message, outputs)
+    rendered = ", ".join(f"{n} {r}" for r, n in sorted(report.renderers.items())) or "nothing"
+    message = (
+        f"{count} change(s) in {apps} application(s); rendered "
+        f"{len(report.rendered)} application(s) ({rendered})"
+    )
+    summary = markdown.render(result).text if count else ""
+    return StepResult("changed" if count else "unchanged", message, outputs, summary)
 
 
-def _format(kind: str, report: dict[str, Any]) -> str:
+def _format(kind: str, result: Diff, report: Report) -> str:
     if kind == "json":
-        return json.dumps(report, indent=2, sort_keys=True) + "\n"
-    raise UsageError(f"--format {kind}: expected json")
+        return (
+            json.dumps(
+                result.to_dict() | {"skipped": list(report.skipped), "renderers": report.renderers},
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
+    if kind == "markdown":
+        return markdown.render(result).text
+    raise UsageError(f"--format {kind}: expected json or markdown")
+
+
+@dataclass(frozen=True)
+class Report:
+    apps: tuple[tuple[str, tuple[Change, ...]], ...]
+    rendered: tuple[str, ...]
+    renderers: dict[str, int]
+    skipped: tuple[str, ...]
+    filters: dict[str, int]
 
 
 @contextlib.contextmanager
@@ -132,7 +161,7 @@ def scratch() -> Iterator[Path]:
 
 def diff_trees(
     base: Tree, head: Tree, options: compare.Options, *, everything: bool = False, workers: int = 2
-) -> dict[str, Any]:
+) -> Report:
     """Render what differs between two trees and compare it, application by application."""
     parsed: dict[str, Any] = {}
     before = {a.path: a for a in discover(base, parsed)}
@@ -161,7 +190,9 @@ def diff_trees(
         rendered: dict[tuple[str, int], Rendered] = {k: f.result() for k, f in futures.items()}
     for path in same:
         rendered[(path, 0)] = rendered[(path, 1)]
-    apps, skipped, renderers = [], [], Counter[str]()
+    apps: list[tuple[str, tuple[Change, ...]]] = []
+    skipped: list[str] = []
+    renderers = Counter[str]()
     for path in jobs:
         old_r, new_r = rendered.get((path, 0)), rendered.get((path, 1))
         for item in {id(r): r for r in (old_r, new_r) if r}.values():
@@ -171,14 +202,11 @@ def diff_trees(
         changes = compare.compare(
             old_r.resources if old_r else (), new_r.resources if new_r else (), options, label=path
         )
-        apps.append({"name": path, "changes": [c.to_json() for c in changes]})
-    return {
-        "rendered": sorted(jobs),
-        "renderers": dict(renderers),
-        "skipped": skipped,
-        "filters": dict(options.hidden),
-        "apps": [a for a in apps if a["changes"]],
-    }
+        if changes:
+            apps.append((path, tuple(changes)))
+    return Report(
+        tuple(apps), tuple(sorted(jobs)), dict(renderers), tuple(skipped), dict(options.hidden)
+    )
 
 
 STEP = Step(
@@ -187,7 +215,8 @@ STEP = Step(
     examples=(
         "gitops-actions diff --repo . --base origin/main --head HEAD --format json "
         "--output diff.json",
-        "gitops-actions diff --repo . --all --format json=diff.json",
+        "gitops-actions diff --repo . --format markdown=diff.md --format json=diff.json",
+        "gitops-actions diff --repo . --all --filter annotation:deployment.kubernetes.io/*",
     ),
     options=Options,
     run=run,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -47,7 +48,7 @@ def secret(**data: str) -> dict[str, Any]:
 
 
 def everything(changes: list[compare.Change]) -> str:
-    return json.dumps([c.to_json() for c in changes])
+    return json.dumps([dataclasses.asdict(c) for c in changes])
 
 
 def test_image_change_is_summarised_by_container_name() -> None:

@@ -1,11 +1,14 @@
-"""A loopback GitHub REST API: repositories, pull requests and issue comments.
+"""A loopback GitHub API: repositories, pull requests and issue comments over REST, and
+the GraphQL ``minimizeComment`` mutation.
 
-Shapes follow https://docs.github.com/en/rest with the fields PyGithub reads.
+Shapes follow https://docs.github.com/en/rest and https://docs.github.com/en/graphql with
+the fields PyGithub reads.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
@@ -35,6 +38,7 @@ class GitHubApi(FakeApi):
         self.repos: dict[str, dict[str, Any]] = {}
         self.pulls: dict[str, dict[int, dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
+        self.minimized: dict[int, str] = {}  # comment id -> classifier
         self._ids = itertools.count(1001)
         number, comment = r"/(?P<number>\d+)", r"/issues/comments/(?P<comment_id>\d+)"
         self.route("GET", REPO, self._get_repo)
@@ -47,6 +51,7 @@ class GitHubApi(FakeApi):
         self.route("GET", REPO + comment, self._get_comment)
         self.route("PATCH", REPO + comment, self._edit_comment)
         self.route("DELETE", REPO + comment, self._delete_comment)
+        self.route("POST", "/graphql", self._graphql)
 
     def token_of(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -79,9 +84,45 @@ class GitHubApi(FakeApi):
             pulls = self.pulls[full_name].values()
             return [self._pull_json(full_name, p) for p in pulls if state in ("all", p["state"])]
 
+    def add_pull(self, full_name: str, head: str, base: str = "main", title: str = "t") -> int:
+        """An open pull request from ``head``, as if someone had opened it; its number."""
+        with self.lock:
+            number = max(self.pulls[full_name], default=0) + 1
+            self.pulls[full_name][number] = {
+                "id": next(self._ids),
+                "number": number,
+                "title": title,
+                "body": "",
+                "state": "open",
+                "head": head,
+                "head_owner": full_name.split("/")[0],
+                "base": base,
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            return number
+
+    def set_head(self, full_name: str, number: int, sha: str) -> None:
+        with self.lock:
+            self.pulls[full_name][number]["head_sha"] = sha
+
     def close_pull(self, full_name: str, number: int) -> None:
         with self.lock:
             self.pulls[full_name][number]["state"] = "closed"
+
+    def add_comment(self, full_name: str, number: int, body: str) -> int:
+        """A comment as if someone had posted it, without a request; its id."""
+        with self.lock:
+            cid = next(self._ids)
+            self.comments[cid] = {
+                "id": cid,
+                "repo": full_name,
+                "issue": number,
+                "body": body,
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            return cid
 
     def comments_on(self, full_name: str, number: int) -> list[dict[str, Any]]:
         with self.lock:
@@ -112,6 +153,7 @@ class GitHubApi(FakeApi):
     def _pull_json(self, full: str, pull: dict[str, Any]) -> dict[str, Any]:
         number, repo = pull["number"], self._repo_json(full)
         head = {"ref": pull["head"], "label": f"{pull['head_owner']}:{pull['head']}", "repo": repo}
+        head["sha"] = pull.get("head_sha") or f"{pull['id']:040x}"
         base = {"ref": pull["base"], "label": f"{repo['owner']['login']}:{pull['base']}"}
         return {
             **{k: pull[k] for k in ("id", "number", "title", "body", "state")},
@@ -131,6 +173,7 @@ class GitHubApi(FakeApi):
         full, cid = comment["repo"], comment["id"]
         return {
             **{k: comment[k] for k in ("id", "body", "created_at", "updated_at")},
+            "node_id": f"IC_{cid}",
             "url": f"{self.url}/repos/{full}/issues/comments/{cid}",
             "html_url": f"{self.url}/{full}/pull/{comment['issue']}#issuecomment-{cid}",
             "issue_url": f"{self.url}/repos/{full}/issues/{comment['issue']}",
@@ -235,3 +278,22 @@ class GitHubApi(FakeApi):
     def _delete_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
         del self.comments[self._comment(owner, name, comment_id)["id"]]
         return Reply(204)
+
+    # -- GraphQL -------------------------------------------------------------------------
+    def _graphql(self, request: Request) -> Reply:
+        """``minimizeComment`` as PyGithub sends it; anything else is a GraphQL error."""
+        data = request.body or {}
+        query, variables = str(data.get("query", "")), data.get("variables") or {}
+        if not re.search(r"\bminimizeComment\s*\(", query):
+            return Reply(200, {"errors": [{"message": "only minimizeComment is served here"}]})
+        given = variables.get("input") or {}
+        node, classifier = str(given.get("subjectId", "")), given.get("classifier")
+        found = self.comments.get(int(node[3:])) if re.fullmatch(r"IC_\d+", node) else None
+        if found is None:
+            error = {"type": "NOT_FOUND", "message": f"Could not resolve to a node with id {node}"}
+            return Reply(200, {"data": {"minimizeComment": None}, "errors": [error]})
+        if classifier not in ("SPAM", "ABUSE", "OFF_TOPIC", "OUTDATED", "DUPLICATE", "RESOLVED"):
+            return Reply(200, {"errors": [{"message": f"bad classifier {classifier!r}"}]})
+        self.minimized[found["id"]] = classifier
+        result = {"minimizedComment": {"isMinimized": True, "minimizedReason": classifier}}
+        return Reply(200, {"data": {"minimizeComment": result}})

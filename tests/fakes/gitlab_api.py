@@ -83,6 +83,44 @@ class GitLabApi(FakeApi):
         with self.lock:
             self.merge_requests[self._project(path)["id"]][iid]["state"] = "closed"
 
+    def add_mr(self, path: str, source: str, target: str = "main", title: str = "t") -> int:
+        """An open merge request from ``source``, as if someone had opened it; its iid."""
+        with self.lock:
+            mrs = self.merge_requests[self._project(path)["id"]]
+            iid = max(mrs, default=0) + 1
+            mrs[iid] = {
+                "id": next(self._ids),
+                "iid": iid,
+                "title": title,
+                "description": "",
+                "state": "opened",
+                "source_branch": source,
+                "target_branch": target,
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            return iid
+
+    def add_note(self, path: str, iid: int, body: str, *, system: bool = False) -> int:
+        """A note as if someone (or GitLab itself) had posted it, without a request; its id."""
+        with self.lock:
+            project = self._project(path)
+            mr = self.merge_requests[project["id"]][iid]
+            note = {
+                "id": next(self._ids),
+                "body": body,
+                "author": self.user,
+                "system": system,
+                "project_id": project["id"],
+                "noteable_id": mr["id"],
+                "noteable_iid": iid,
+                "noteable_type": "MergeRequest",
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            self.notes[note["id"]] = note
+            return int(note["id"])
+
     def notes_on(self, path: str, iid: int) -> list[dict[str, Any]]:
         with self.lock:
             pid = self._project(path)["id"]
@@ -114,6 +152,7 @@ class GitLabApi(FakeApi):
         keys = ("id", "iid", "title", "description", "state", "source_branch", "target_branch")
         return {
             **{k: mr[k] for k in (*keys, "created_at", "updated_at")},
+            "sha": mr.get("sha") or f"{mr['id']:040x}",
             "project_id": project["id"],
             "source_project_id": project["id"],
             "target_project_id": project["id"],

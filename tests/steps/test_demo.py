@@ -43,6 +43,10 @@ def test_demo_runs_the_pipeline(tmp_path: Path) -> None:
     ).stdout
     assert f"    digest: {digest}\n" in prod
     assert (work / "forge" / "pulls" / "1.json").exists()
+    # the pull request was diffed offline and the diff posted as a sticky comment
+    posted = (work / "forge" / "comments" / "1" / "config-1.md").read_text()
+    assert "<!-- gitops-actions:diff:config -->" in posted
+    assert "Deployment shop-prod/shop" in posted and digest in posted
 
 
 def test_demo_refuses_a_non_empty_workdir(tmp_path: Path) -> None:

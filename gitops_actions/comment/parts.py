@@ -1,0 +1,27 @@
+"""A document as the comment parts to post: split to fit, stamped, secrets masked."""
+
+from __future__ import annotations
+
+from gitops_actions.comment import markers
+from gitops_actions.comment.render import Document
+from gitops_actions.comment.split import paginate
+from gitops_actions.secrets import REDACTOR
+
+
+def comment_parts(
+    doc: Document,
+    *,
+    target: str,
+    limit: int,
+    head: str | None = None,
+    run: int | None = None,
+    max_parts: int = 10,
+    artifact: str | None = None,
+) -> list[str]:
+    """Each part starts with the target's marker and the stamp of this run."""
+
+    def header(part: int, count: int) -> str:
+        return markers.header(target, markers.Stamp(head or None, run, part, count))
+
+    parts = paginate(doc, limit=limit, header=header, max_parts=max_parts, artifact=artifact)
+    return [REDACTOR.redact(part) for part in parts]
