@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from importlib import resources
@@ -84,6 +85,32 @@ def test_a_base_change_renders_every_overlay_and_secrets_stay_hidden(config: git
     text = json.dumps(diff(config))
     assert SECRET not in text and "x" * 9 not in text
     assert "stringData.password: <redacted, changed, 9 bytes>" in text
+    # end to end: the markdown diff and the comment posted from the JSON leak nothing either
+    markdown = run_cli("diff", "--repo", str(config.path), "--format", "markdown")
+    forge = config.path.parent / "forge"
+    posted = run_cli(
+        "comment",
+        "--forge",
+        "local",
+        "--forge-dir",
+        str(forge),
+        "--pr",
+        "7",
+        "--project",
+        "config",
+        "--from",
+        str(config.path.parent / "diff.json"),
+    )
+    assert markdown.returncode == posted.returncode == 0, markdown.stderr + posted.stderr
+    outputs = [markdown.stdout, posted.stdout, *(p.read_text() for p in forge.rglob("*.md"))]
+    assert len(outputs) == 3 and "<redacted, changed, 9 bytes>" in outputs[2]
+    for leaked in (
+        SECRET,
+        "x" * 9,
+        base64.b64encode(SECRET.encode()).decode(),
+        base64.b64encode(b"x" * 9).decode(),
+    ):
+        assert not any(leaked in text for text in outputs)
 
 
 def test_all_and_added_removed_applications(config: git.Repo) -> None:
