@@ -95,3 +95,20 @@ def test_http_token_never_leaks(git_http: GitHttpServer, bare_remote: Path, tmp_
     assert token not in (repo.path / ".git" / "config").read_text()
     assert "http://" in (repo.path / ".git" / "config").read_text()
     assert "@" not in (repo.path / ".git" / "config").read_text()
+
+
+def test_ssh_deploy_key_travels_in_the_environment() -> None:
+    env = git.git_env(
+        {"PATH": "/bin", "GIT_SSH_COMMAND": "evil"},
+        auth=git.Auth(ssh_key="/run/secrets/deploy key"),
+    )
+    assert env["GIT_SSH_COMMAND"] == (
+        "ssh -i '/run/secrets/deploy key' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new"
+    )
+    assert "GIT_CONFIG_COUNT" not in env  # no HTTP header without a token
+
+
+def test_token_becomes_a_basic_auth_header_in_the_environment() -> None:
+    env = git.git_env({"PATH": "/bin"}, auth=git.Auth(token="tok-123456", username="bot"))
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic Ym90OnRvay0xMjM0NTY="
