@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_actions.step import Step
-from gitops_actions.steps import build, bump, comment, demo, diff, promote, rollback
+from gitops_actions.steps import build, bump, comment, demo, diff, promote, rollback, validate
 
 
 def _pending(name: str, summary: str, *examples: str) -> Step:
@@ -17,11 +17,7 @@ STEPS: dict[str, Step] = {
         bump.STEP,
         promote.STEP,
         rollback.STEP,
-        _pending(
-            "validate",
-            "Validate manifests offline against Kubernetes and CRD schemas.",
-            "gitops-actions validate clusters/ apps/ --kubernetes-version 1.32",
-        ),
+        validate.STEP,
         diff.STEP,
         comment.STEP,
         _pending(

@@ -19,7 +19,7 @@ from gitops_actions.step import Context, Step, StepResult, option
 
 EXAMPLE_REGISTRY = "127.0.0.1:5000"  # what the example files say; replaced by the real one
 APP_IMAGE = "demo/shop"
-PENDING = ("validate", "handoff")
+PENDING = ("handoff",)
 
 
 @dataclass(frozen=True)
@@ -161,12 +161,20 @@ def _deliver(work: Path, image: str, ctx: Context) -> list[str]:
 
 def _review(work: Path, ctx: Context, branch: str) -> list[str]:
     """Diff the promotion's pull request offline and post it as a sticky comment."""
-    from gitops_actions.steps import comment, diff
+    from gitops_actions.steps import comment, diff, validate
 
     if not branch:
         return []
     review = git.clone(str(work / "remotes" / "config.git"), work / "review")
     review.git("fetch", "--quiet", "origin", f"{branch}:{branch}")
+    review.git("checkout", "--quiet", branch)
+    checked = validate.run(
+        validate.Options(
+            paths=tuple(str(review.path / p) for p in ("apps/shop", "argocd", "clusters"))
+        ),
+        ctx,
+    )
+    review.git("checkout", "--quiet", "main")
     report = work / "forge" / "diff-1.json"
     result = diff.run(
         diff.Options(
@@ -174,7 +182,10 @@ def _review(work: Path, ctx: Context, branch: str) -> list[str]:
         ),
         ctx,
     )
-    done = [f"**diff** of pull request 1: {result.message}"]
+    done = [
+        f"**validate** pull request 1: {checked.message}",
+        f"**diff** of pull request 1: {result.message}",
+    ]
     result = comment.run(
         comment.Options(
             source=str(report), forge="local", pr=1, project="config", forge_dir=str(work / "forge")

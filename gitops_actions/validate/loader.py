@@ -1,0 +1,404 @@
+"""YAML read as the Kubernetes decoder reads it, with node positions kept for errors.
+
+``kubectl`` and the API server turn YAML into JSON with go-yaml v2 (through
+sigs.k8s.io/yaml); ``scalars`` resolves plain scalars the same way. Repeated keys are
+reported, not silently dropped, and hostile input (alias bombs, deep nesting, huge
+documents) is refused in bounded time and memory.
+
+libyaml's C parser composes the nodes; ``_Converter`` turns them into plain values in
+one pass. The nodes are kept with each document, so that ``positions`` can find where a
+failing path points, only when a document fails.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml._yaml import CParser
+
+from gitops_actions.validate.scalars import HINTS, key_string, resolve_plain, resolve_tagged
+
+MAX_FILE_BYTES = 32 * 1024 * 1024  # larger files are refused unread
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # the API server refuses objects over 3 MiB anyway
+MAX_DEPTH = 200  # nesting of collections; real resources stay well under 50
+MAX_ALIAS_NODES = 200_000  # nodes copied through aliases in one file (alias bombs)
+
+_MAPPING, _SEQUENCE, _SCALAR = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
+_DOCUMENT_MARK = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
+
+
+class LoadError(Exception):
+    """The file (or what is left of it) cannot be read; ``line`` and ``column`` are 1-based."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the decoder would reject, found while converting (a repeated key)."""
+
+    check: str
+    message: str
+    node: yaml.Node | None
+
+
+@dataclass
+class Document:
+    """One YAML document: its value as JSON would carry it, and its nodes for positions."""
+
+    index: int  # 1-based
+    value: Any
+    node: yaml.Node | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def line(self) -> int:
+        return self.node.start_mark.line + 1 if self.node is not None else 1
+
+
+def decode(data: bytes) -> str:
+    """The file's text, or a ``LoadError`` for binary or non-UTF-8 input."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise LoadError(f"binary data, not YAML (NUL byte at offset {nul})", line)
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise LoadError(f"not UTF-8 text (invalid byte at offset {err.start})", line) from None
+
+
+class _Composer(CParser):
+    """libyaml's composer, with tag resolution left to ``_Converter``."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        return ""
+
+    def descend_resolver(self, parent: Any, index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+class _Converter:
+    """Nodes to plain values in one pass, recording repeated keys and bounding aliases."""
+
+    def __init__(self, aliases: bool) -> None:
+        self.problems: list[Problem] = []
+        self.aliases = aliases  # the text has anchors: track reuse and cycles
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.copied = 0
+        self.sizes: dict[int, int] = {}
+
+    def value(self, node: Any, depth: int = 0) -> Any:
+        cls = node.__class__
+        if cls is _SCALAR:
+            if node.tag:
+                return resolve_tagged(node)
+            return resolve_plain(node.value) if node.style == "" else node.value
+        if depth >= MAX_DEPTH:
+            raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *_position(node.start_mark))
+        if self.aliases:
+            return self._shared(node, depth)
+        if cls is _MAPPING:
+            return self._mapping(node, depth)
+        return self._sequence(node, depth)
+
+    def _sequence(self, node: yaml.Node, depth: int) -> list[Any]:
+        scalar, hints, plain = _SCALAR, HINTS, resolve_plain
+        out = []
+        depth += 1
+        for item in node.value:
+            if item.__class__ is scalar:
+                value = item.value
+                if item.tag:
+                    value = resolve_tagged(item)
+                elif item.style == "" and (not value or value[0] in hints):
+                    value = plain(value)
+                out.append(value)
+            else:
+                out.append(self.value(item, depth))
+        return out
+
+    def _shared(self, node: yaml.Node, depth: int) -> Any:
+        ident = id(node)
+        if ident in self.active:
+            raise LoadError("recursive alias", *_position(node.start_mark))
+        if ident in self.seen:
+            self.copied += self._size(node)
+            if self.copied > MAX_ALIAS_NODES:
+                raise LoadError(
+                    f"excessive aliasing: aliases expand to over {MAX_ALIAS_NODES} nodes",
+                    *_position(node.start_mark),
+                )
+        self.seen.add(ident)
+        self.active.add(ident)
+        try:
+            if node.__class__ is _MAPPING:
+                return self._mapping(node, depth)
+            return self._sequence(node, depth)
+        finally:
+            self.active.discard(ident)
+
+    def _size(self, node: yaml.Node) -> int:
+        """Nodes in ``node`` once aliases are expanded, memoised (linear in distinct nodes)."""
+        ident = id(node)
+        size = self.sizes.get(ident)
+        if size is None:
+            self.sizes[ident] = MAX_ALIAS_NODES + 1  # a cycle counts as too many
+            size = 1
+            if node.__class__ is _MAPPING:
+                for key, value in node.value:
+                    size += self._size(key) + self._size(value)
+                    if size > MAX_ALIAS_NODES:
+                        break
+            elif node.__class__ is _SEQUENCE:
+                for item in node.value:
+                    size += self._size(item)
+                    if size > MAX_ALIAS_NODES:
+                        break
+            self.sizes[ident] = size
+        return size
+
+    def _mapping(self, node: yaml.Node, depth: int) -> dict[str, Any]:
+        # the hot loop: scalars are resolved inline, and globals are bound to locals
+        scalar, hints, plain = _SCALAR, HINTS, resolve_plain
+        out: dict[str, Any] = {}
+        merged: dict[str, Any] | None = None
+        depth += 1
+        for key_node, value_node in node.value:
+            if key_node.__class__ is scalar:
+                key = key_node.value
+                if key_node.tag:
+                    key = resolve_tagged(key_node)
+                elif key_node.style == "" and key and key[0] in hints:
+                    key = plain(key)
+                elif key == "<<" and key_node.style == "":
+                    merged = self._merge(value_node, depth, merged)
+                    continue
+                if key.__class__ is not str:
+                    key = self._key(key, key_node)
+            else:
+                key = self._key(None, key_node)
+            if value_node.__class__ is scalar:
+                value = value_node.value
+                if value_node.tag:
+                    value = resolve_tagged(value_node)
+                elif value_node.style == "" and (not value or value[0] in hints):
+                    value = plain(value)
+            else:
+                value = self.value(value_node, depth)
+            if key in out:
+                self._repeated(node, key, key_node)
+            out[key] = value
+        if merged:
+            return {**merged, **out}
+        return out
+
+    def _repeated(self, node: yaml.Node, key: str, key_node: yaml.Node) -> None:
+        first = self._key_nodes(node).get(key, key_node)
+        self.problems.append(
+            Problem(
+                "duplicate-key",
+                f"duplicate key {key!r} (first at line {first.start_mark.line + 1})",
+                key_node,
+            )
+        )
+
+    def _key(self, key: Any, node: yaml.Node) -> str:
+        if node.__class__ is _SCALAR and key is not None:
+            text = key_string(key)
+            if text is not None:
+                return text
+        what = "null" if node.__class__ is _SCALAR else node.__class__.__name__[:-4].lower()
+        raise LoadError(f"unsupported mapping key: {what}", *_position(node.start_mark))
+
+    def _key_nodes(self, node: yaml.Node) -> dict[str, yaml.Node]:
+        """The first key node for each key (only computed once a key repeats)."""
+        first: dict[str, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.__class__ is _SCALAR:
+                value = key_node.value
+                if key_node.tag == "" and key_node.style == "":
+                    value = key_string(resolve_plain(value)) or value
+                first.setdefault(value, key_node)
+        return first
+
+    def _merge(self, node: yaml.Node, depth: int, merged: dict[str, Any] | None) -> dict[str, Any]:
+        """``<<: *base`` or ``<<: [*a, *b]``: earlier maps win, explicit keys win over all."""
+        sources = node.value if node.__class__ is _SEQUENCE else [node]
+        out = dict(merged or {})
+        for source in sources:
+            if source.__class__ is not _MAPPING:
+                raise LoadError(
+                    "map merge requires a mapping or a sequence of mappings",
+                    *_position(source.start_mark),
+                )
+            value = self.value(source, depth)
+            for key, item in value.items():
+                out.setdefault(key, item)
+        return out
+
+
+def _position(mark: Any) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuse deep flow nesting before the (recursive) composer sees it.
+
+    libyaml's parser is iterative, so counting its events is safe at any depth.
+    """
+    depth = 0
+    parser = CParser(text)
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None:
+                return
+            cls = event.__class__
+            if cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise LoadError(
+                        f"nesting deeper than {MAX_DEPTH} levels", *_position(event.start_mark)
+                    )
+            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+                depth -= 1
+            elif cls is yaml.StreamEndEvent:
+                return
+    except yaml.MarkedYAMLError:
+        return  # the composer reports it with its position
+    finally:
+        parser.dispose()
+
+
+def _check_document_sizes(text: str) -> None:
+    starts = [m.start() for m in _DOCUMENT_MARK.finditer(text)]
+    bounds = [0, *starts, len(text)]
+    for start, end in itertools.pairwise(bounds):
+        if end - start > MAX_DOCUMENT_BYTES:
+            line = text.count("\n", 0, start) + 1
+            raise LoadError(
+                f"a document of {(end - start) / 2**20:.1f} MiB is larger than the "
+                f"{MAX_DOCUMENT_BYTES // 2**20} MiB limit (the API server refuses objects "
+                "over 3 MiB)",
+                line,
+            )
+
+
+def documents(text: str) -> Iterator[Document]:
+    """Each non-empty YAML document in ``text``, in order.
+
+    A ``LoadError`` ends the stream at the first unreadable spot; the documents before it
+    have been yielded already, so their findings are not lost.
+    """
+    if len(text) > MAX_DOCUMENT_BYTES:
+        _check_document_sizes(text)
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _check_flow_depth(text)
+    aliases = "&" in text
+    composer = _Composer(text)
+    index = 0
+    try:
+        while True:
+            try:
+                node = composer.get_node() if composer.check_node() else None
+            except yaml.MarkedYAMLError as err:
+                mark = err.problem_mark or err.context_mark
+                where = _position(mark) if mark is not None else (1, 1)
+                raise LoadError(
+                    f"cannot parse YAML: {err.problem or err.context}", *where
+                ) from None
+            except yaml.reader.ReaderError as err:
+                line = text.count("\n", 0, err.position) + 1
+                column = err.position - text.rfind("\n", 0, err.position)
+                raise LoadError(
+                    f"cannot parse YAML: unacceptable character #x{err.character:04x}: "
+                    f"{err.reason}",
+                    line,
+                    column,
+                ) from None
+            except yaml.YAMLError as err:
+                raise LoadError(f"cannot parse YAML: {str(err).splitlines()[0]}") from None
+            if node is None:
+                return
+            index += 1
+            converter = _Converter(aliases)
+            value = converter.value(node)
+            if value is None:
+                continue  # an empty document (only comments, or a bare ---)
+            yield Document(index, value, node, converter.problems)
+    finally:
+        composer.dispose()
+
+
+def json_documents(text: str) -> Iterator[Document]:
+    """A JSON file: one document. Its nodes are composed (as YAML) only when needed."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    repeated.append(key)
+                seen.add(key)
+        return out
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as err:
+        raise LoadError(f"cannot parse JSON: {err.msg}", err.lineno, err.colno) from None
+    except RecursionError:
+        raise LoadError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    document = Document(1, value, None)
+    if repeated:
+        node = compose_document(text, 1)
+        if node is not None:
+            document.node = node
+            converter = _Converter("&" in text)
+            with contextlib.suppress(LoadError):
+                converter.value(node)
+            document.problems = converter.problems
+        if not document.problems:
+            for key in dict.fromkeys(repeated):
+                document.problems.append(Problem("duplicate-key", f"duplicate key {key!r}", None))
+    yield document
+
+
+def compose_document(text: str, index: int) -> yaml.Node | None:
+    """The nodes of document ``index`` (1-based), composed again for positions."""
+    if index < 1:
+        return None
+    try:
+        composer = _Composer(text)
+        try:
+            for _ in range(index):
+                node = composer.get_node() if composer.check_node() else None
+                if node is None:
+                    return None
+            found: yaml.Node | None = node
+            return found
+        finally:
+            composer.dispose()
+    except yaml.YAMLError:
+        return None
