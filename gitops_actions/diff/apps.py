@@ -9,9 +9,7 @@ maps to exactly the applications it can affect.
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ import yaml
 from gitops_actions import kustomize
 from gitops_actions.diff.tree import Tree, under
 from gitops_actions.errors import InputError
-from gitops_actions.proc import ProcessFailed, run
+from gitops_actions.validate import render as renderer
 
 try:
     from yaml import CSafeLoader as Loader
@@ -176,34 +174,26 @@ def resources_of(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
 
 
 def render(root: Path, app: App) -> Rendered:
-    """Render one application from a directory that holds its inputs."""
+    """Render one application from a directory that holds its inputs: common overlays
+    in-process, everything else with the same kustomize and helm runs as ``validate``."""
     folder = root / app.path
+    if app.kind == "plain":
+        docs: list[Any] = []
+        for rel in app.inputs:
+            docs += _load((root / rel).read_bytes(), rel)
+        return Rendered(app, tuple(resources_of(docs)), renderer="plain")
     if app.kind == "kustomize":
         try:
             built = kustomize.build(folder, root)
             return Rendered(app, tuple(resources_of(built)), renderer="in-process")
         except kustomize.Unsupported:
-            pass
-        binary = shutil.which("kustomize")
-        cmd = [binary, "build", str(folder)] if binary else ["kubectl", "kustomize", str(folder)]
-        try:
-            out = run(cmd, timeout=120).stdout
-        except ProcessFailed as err:
-            raise InputError(f"kustomize failed: {err.message}", path=app.path) from None
-        return Rendered(
-            app,
-            tuple(resources_of(_load(out.encode(), app.path))),
-            renderer=os.path.basename(cmd[0]),
-        )
-    if app.kind == "helm":
-        if shutil.which("helm") is None:
-            return Rendered(app, (), "helm is not installed")
-        try:
-            out = run(["helm", "template", "release", str(folder)], timeout=120).stdout
-        except ProcessFailed as err:
-            raise InputError(f"helm template failed: {err.message}", path=app.path) from None
-        return Rendered(app, tuple(resources_of(_load(out.encode(), app.path))), renderer="helm")
-    docs: list[Any] = []
-    for rel in app.inputs:
-        docs += _load((root / rel).read_bytes(), rel)
-    return Rendered(app, tuple(resources_of(docs)), renderer="plain")
+            done = renderer.render_kustomization(folder)
+    else:
+        done = renderer.render_chart(folder)
+    if done.error:
+        raise InputError(f"{done.tool} failed: {done.error}", path=app.path)
+    if done.text is None:
+        return Rendered(app, (), done.skipped, renderer=done.tool)
+    return Rendered(
+        app, tuple(resources_of(_load(done.text.encode(), app.path))), renderer=done.tool
+    )

@@ -151,3 +151,23 @@ def test_unknown_ref_is_a_usage_error(config: git.Repo) -> None:
     proc = run_cli("diff", "--repo", str(config.path), "--base", "nope")
     assert proc.returncode == 2
     assert "nope: no such commit" in proc.stderr
+
+
+def test_other_kustomizations_and_charts_use_the_shared_renderer(config: git.Repo) -> None:
+    overlay = config.path / "apps/shop/overlays/dev/kustomization.yaml"
+    overlay.write_text(overlay.read_text() + "commonLabels:\n  team: shop\n")
+    chart = config.path / "charts/web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "templates/cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n"
+    )
+    commit(config, "labels and a chart")
+    report = diff(config, PATH="/usr/local/bin:/usr/bin:/bin")
+    assert report["renderers"]["kustomize"] == 1  # the head: commonLabels is not in the subset
+    assert report["renderers"]["in-process"] == 1  # the base: still a plain overlay
+    assert report["skipped"] == [
+        "charts/web: helm is not installed, so the chart was not rendered"
+    ] or shutil.which("helm")
+    [app] = [a for a in report["apps"] if a["name"] == "apps/shop/overlays/dev"]
+    assert {c["summary"][0] for c in app["changes"]} >= {"metadata.labels.team: added"}
