@@ -151,7 +151,9 @@ def _epilog(step: Step) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that step's options are loaded (the others are
+    listed by name and summary), so one step's run never imports the rest."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="CI pipeline steps for GitOps: build an image, bump it in the config "
@@ -161,18 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="step", metavar="<step>", required=True)
-    for step in STEPS.values():
+    for name, entry in STEPS.entries.items():
+        built = entry.module is not None
         p = sub.add_parser(
-            step.name,
-            help=step.summary + ("" if step.built else " (not implemented yet)"),
-            description=step.summary,
-            epilog=_epilog(step),
+            name,
+            help=entry.summary + ("" if built else " (not implemented yet)"),
+            description=entry.summary,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        if only is not None and name != only:
+            continue
+        step = STEPS[name]
+        p.epilog = _epilog(step)
         if step.options is not None:
             _add_options(p.add_argument_group("step options"), step.options)
         _add_options(p.add_argument_group("common options"), GlobalOptions)
     return parser
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The step named on the command line (the first word that is one)."""
+    return next((word for word in argv if word in STEPS.entries), None)
 
 
 def _report(result: StepResult, ctx: Context) -> None:
@@ -220,7 +231,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     step_name = PROG
     ci: Dialect | None = None
     try:
-        parser = build_parser()
+        parser = build_parser(_chosen(argv) or "")
         ns, extra = parser.parse_known_args(argv)
         step = STEPS[ns.step]
         step_name = f"{PROG} {step.name}"

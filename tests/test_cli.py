@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,21 @@ def test_empty_variable_means_unset() -> None:
     )
     assert opts.push is True
     assert opts.tag == ()
+
+
+def test_registry_entries_match_their_steps() -> None:
+    for name, entry in STEPS.entries.items():
+        step = STEPS[name]
+        assert (step.name, step.summary, step.built) == (name, entry.summary, bool(entry.module))
+
+
+def test_one_step_does_not_load_the_others() -> None:
+    code = (
+        "import sys\n"
+        "from gitops_actions import cli\n"
+        "code = cli.main(['bump', '--repo', '.', '--dry-run'], env={})\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('gitops_actions.validate',"
+        " 'gitops_actions.comment', 'gitops_actions.sandbox', 'gitops_actions.diff'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
