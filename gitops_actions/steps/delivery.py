@@ -37,10 +37,9 @@ class WriteOptions:
         "commit message template (see the README for placeholders)",
         default="bump {names} to {new_versions}",
     )
-    pull_request: bool = option(
-        "push to gitops/<branch>/<name> and open or update a pull "
-        "(merge) request instead of committing to the branch",
-        default=False,
+    pull_request: bool | None = option(
+        "push to gitops/<branch>/<name> and open or update a pull (merge) request instead of "
+        "committing to the branch"
     )
     forge: str = option(
         "where pull requests go (default: github in GitHub Actions, gitlab in "

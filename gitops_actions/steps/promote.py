@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_actions import imageref
@@ -32,10 +33,11 @@ class Options(WriteOptions):
         required=True,
         metavar="PATH_OR_ENV",
     )
-    pull_request: bool = option(
-        "open or update a pull request (the default: promotions go "
-        "through review); --no-pull-request commits to the branch",
-        default=True,
+    protected: tuple[str, ...] = option(
+        "targets promoted through a pull request unless --no-pull-request (globs on the "
+        "environment name or path, repeatable)",
+        default=("prod*", "production*", "*/prod*"),
+        metavar="GLOB",
     )
     message: str = option(
         "commit message template (see the README for placeholders)",
@@ -128,6 +130,13 @@ def run(opts: Options, ctx: Context) -> StepResult:
         return result
 
     env_name = opts.to.strip("/").rsplit("/", 1)[-1]
+    if opts.pull_request is None:
+        protected = any(
+            fnmatch.fnmatchcase(name, glob)
+            for glob in opts.protected
+            for name in (env_name, opts.to.strip("/"))
+        )
+        opts = replace(opts, pull_request=protected)
     return deliver(
         opts,
         ctx,

@@ -154,3 +154,48 @@ def test_rollback_needs_one_mode(tmp_path: Path) -> None:
     proc = run_cli("rollback", "--repo", str(tmp_path))
     assert proc.returncode == 2
     assert "give either --commit SHA, or --image REPO with --to REF" in proc.stderr
+
+
+def test_unprotected_targets_are_committed_directly(tmp_path: Path) -> None:
+    files = dict(ENVS)
+    files["apps/shop/overlays/qa/kustomization.yaml"] = overlay("1.0.0")
+    remote = config_remote(tmp_path, files)
+    forge = tmp_path / "forge"
+    proc = run_cli(
+        "promote",
+        "--repo",
+        str(remote),
+        "--image",
+        "r.test/shop",
+        "--from",
+        "staging",
+        "--to",
+        "qa",
+        "--forge",
+        "local",
+        "--forge-dir",
+        str(forge),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert show(remote, "apps/shop/overlays/qa/kustomization.yaml") == overlay("1.4.0", D1)
+    assert not forge.exists()
+    guarded = run_cli(
+        "promote",
+        "--repo",
+        str(remote),
+        "--image",
+        "r.test/shop",
+        "--from",
+        "staging",
+        "--to",
+        "qa",
+        "--protected",
+        "qa",
+        "--forge",
+        "local",
+        "--forge-dir",
+        str(forge),
+        "--allow-downgrade",
+    )
+    assert guarded.returncode == 0, guarded.stderr
+    assert "nothing to change" in guarded.stdout  # qa has it already: no pull request needed
