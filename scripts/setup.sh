@@ -13,7 +13,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
   else
     echo "setup: not root, so not installing ${need_apt[*]}; tests that need them will skip" >&2
   fi
