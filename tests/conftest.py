@@ -19,6 +19,7 @@ from gitops_actions import git
 from gitops_actions.sandbox import DockerSandbox, GitHttpServer, Unavailable
 from gitops_actions.secrets import REDACTOR
 
+from fakes.github_api import GitHubApi
 from support import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,3 +111,20 @@ def docker_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerS
         yield sandbox
     finally:
         sandbox.stop()
+
+
+# -- forge APIs on loopback ------------------------------------------------------------------
+GITHUB_PROJECT = "acme/config"
+
+
+@pytest.fixture
+def github_token() -> str:
+    return "ghp_" + secrets.token_hex(16)
+
+
+@pytest.fixture
+def github_api(github_token: str) -> Iterator[GitHubApi]:
+    """A loopback GitHub API that knows ``acme/config`` and accepts ``github_token``."""
+    with GitHubApi(github_token) as api:
+        api.add_repo(GITHUB_PROJECT)
+        yield api

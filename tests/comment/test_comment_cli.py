@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,24 +11,23 @@ from test_render_golden import DATA, PLAINTEXT, details_balanced, fences_balance
 
 from gitops_actions.errors import EXIT_USAGE
 
+from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
 from support import base_env, run_cli
 
-REPO = "acme/config"
+REPO = GITHUB_PROJECT
 HEAD = "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"
 
 
 @pytest.fixture
-def token() -> str:
-    return "ghp_" + secrets.token_hex(16)
+def token(github_token: str) -> str:
+    return github_token
 
 
 @pytest.fixture
-def api(token: str) -> Iterator[GitHubApi]:
-    with GitHubApi(token) as server:
-        server.add_repo(REPO)
-        server.add_pull(REPO, "bump/shop")
-        yield server
+def api(github_api: GitHubApi) -> GitHubApi:
+    github_api.add_pull(REPO, "bump/shop")
+    return github_api
 
 
 def outputs(text: str) -> dict[str, str]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,24 +11,23 @@ from gitops_actions.comment import markers, sticky
 from gitops_actions.errors import ExternalError
 from gitops_actions.forge import Forge, HttpOptions, make_forge
 
+from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
 
-REPO = "acme/config"
+REPO = GITHUB_PROJECT
 FAST = HttpOptions(timeout=5, retries=3, backoff=0.01, write_interval=0)
 TARGET = "config"
 
 
 @pytest.fixture
-def token() -> str:
-    return "ghp_" + secrets.token_hex(16)
+def token(github_token: str) -> str:
+    return github_token
 
 
 @pytest.fixture
-def api(token: str) -> Iterator[GitHubApi]:
-    with GitHubApi(token) as server:
-        server.add_repo(REPO)
-        server.add_pull(REPO, "bump/shop")
-        yield server
+def api(github_api: GitHubApi) -> GitHubApi:
+    github_api.add_pull(REPO, "bump/shop")
+    return github_api
 
 
 @pytest.fixture

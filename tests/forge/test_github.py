@@ -6,7 +6,6 @@ import logging
 import secrets
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,22 +13,21 @@ from gitops_actions.errors import EXIT_EXTERNAL, ExternalError, UsageError
 from gitops_actions.forge import Forge, HttpOptions, PullRequest, make_forge
 from gitops_actions.secrets import REDACTOR
 
+from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
 
-REPO = "acme/config"
+REPO = GITHUB_PROJECT
 FAST = HttpOptions(timeout=5, retries=3, backoff=0.01, write_interval=0)
 
 
 @pytest.fixture
-def token() -> str:
-    return "ghp_" + secrets.token_hex(16)
+def token(github_token: str) -> str:
+    return github_token
 
 
 @pytest.fixture
-def api(token: str) -> Iterator[GitHubApi]:
-    with GitHubApi(token) as server:
-        server.add_repo(REPO)
-        yield server
+def api(github_api: GitHubApi) -> GitHubApi:
+    return github_api
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from gitops_actions import git
 from gitops_actions.errors import EXIT_EXTERNAL, EXIT_FINDINGS
 from gitops_actions.sandbox import GitHttpServer
 
+from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
 from support import base_env, config_remote, run_cli, show
@@ -273,19 +274,6 @@ def test_local_clone_as_repo_keeps_its_main_and_one_commit_on_the_branch(
 
 
 # -- GitHub ----------------------------------------------------------------------------------
-GITHUB_PROJECT = "acme/config"
-
-
-@pytest.fixture
-def github_token() -> str:
-    return "ghp_" + secrets.token_hex(16)
-
-
-@pytest.fixture
-def github_api(github_token: str) -> Iterator[GitHubApi]:
-    with GitHubApi(github_token) as api:
-        api.add_repo(GITHUB_PROJECT)
-        yield api
 
 
 def bump_github(
