@@ -199,6 +199,8 @@ def _report_error(error: BaseException, where: str, ci: Dialect | None, err: Tex
     """One clear line; in GitHub Actions an error annotation pointing at the file."""
     if isinstance(error, GitopsError):
         line = error.one_line()
+    elif isinstance(error, OSError) and error.filename:
+        line = f"{error.filename}: {error.strerror or error}"
     else:
         line = f"internal error: {error!r} (rerun with --debug and report it)"
     if isinstance(ci, GitHub):

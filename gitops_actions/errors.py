@@ -98,4 +98,6 @@ def exit_code_for(error: BaseException) -> int:
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
         return 130
+    if isinstance(error, OSError) and error.filename:  # a path we were given cannot be used
+        return EXIT_USAGE
     return EXIT_INTERNAL

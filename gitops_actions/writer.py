@@ -105,9 +105,18 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
     repo = git.Repo(path, identity=target.identity, auth=target.auth, env=env)
     if repo.is_dirty():
         raise UsageError(f"--repo {target.repo}: the working tree has uncommitted changes")
-    branch = repo.current_branch()
+    try:
+        branch = repo.current_branch()
+    except ExternalError:  # a detached HEAD, as CI runners check out
+        if not target.branch:
+            raise UsageError(
+                f"--repo {target.repo}: HEAD is detached",
+                hint="check out a branch, or pass --branch",
+            ) from None
+        branch = ""
     if target.branch and target.branch != branch:
-        repo.git("checkout", "--quiet", target.branch)
+        start = f"origin/{target.branch}" if _has_remote(repo) else target.branch
+        repo.git("checkout", "--quiet", "-B", target.branch, start)
         branch = target.branch
     yield repo, branch
 
@@ -144,39 +153,69 @@ def write(
 ) -> Outcome:
     """Plan on the current tip, write, commit and push; on rejection start over."""
     deadline = time.monotonic() + target.timeout
+    if is_remote(target.repo) and not target.commit:
+        raise UsageError(
+            "--no-commit edits files in a local directory; --repo is a remote",
+            hint="clone it first, or drop --no-commit",
+        )
     with checkout(target, env) as (repo, branch):
         root = repo.path if repo else Path(target.repo)
         if repo is None:
             plan = compute(root)
             write_files(root, plan.changes)
             return Outcome(plan, plan.changed)
-        push = target.push and _has_remote(repo)
-        for attempt in range(1, target.retries + 1):
-            plan = compute(root)
-            if not plan.changed:
-                return Outcome(plan, False, repo.head_sha(), branch, attempt)
-            write_files(root, plan.changes)
-            repo.add([c.path for c in plan.changes])
-            sha = repo.commit(message(plan))
-            if not push:
-                return Outcome(plan, True, sha, branch, attempt)
-            try:
-                repo.push("origin", f"HEAD:refs/heads/{branch}")
-                return Outcome(plan, True, sha, branch, attempt)
-            except git.PushRejected:
-                if attempt == target.retries or time.monotonic() > deadline:
-                    break
-                pause = backoff(attempt)
-                log(
-                    f"push rejected: the branch moved on; retrying on the new tip in "
-                    f"{pause:.1f}s (attempt {attempt + 1} of {target.retries})"
-                )
-                sleep(pause)
-                repo.reset_hard(_fetch(repo, branch))
-        raise ExternalError(
-            f"push to {branch} still rejected after {attempt} attempts",
-            hint="raise --retries or --timeout",
-        )
+        if is_remote(target.repo) and not target.push:
+            raise UsageError(
+                "--no-push on a remote --repo would throw the commit away",
+                hint="clone it first, or drop --no-push",
+            )
+        start = repo.head_sha()
+        try:
+            return _commit_and_push(target, repo, branch, compute, message, log, sleep, deadline)
+        except BaseException:
+            repo.reset_hard(start)  # a local clone is left as it was, not ahead of origin
+            raise
+
+
+def _commit_and_push(
+    target: Target,
+    repo: git.Repo,
+    branch: str,
+    compute: Callable[[Path], Plan],
+    message: Callable[[Plan], str],
+    log: Callable[[str], None],
+    sleep: Callable[[float], Any],
+    deadline: float,
+) -> Outcome:
+    root = repo.path
+    push = target.push and _has_remote(repo)
+    attempt = 0
+    for attempt in range(1, target.retries + 1):
+        plan = compute(root)
+        if not plan.changed:
+            return Outcome(plan, False, repo.head_sha(), branch, attempt)
+        write_files(root, plan.changes)
+        repo.add([c.path for c in plan.changes])
+        sha = repo.commit(message(plan))
+        if not push:
+            return Outcome(plan, True, sha, branch, attempt)
+        try:
+            repo.push("origin", f"HEAD:refs/heads/{branch}")
+            return Outcome(plan, True, sha, branch, attempt)
+        except git.PushRejected:
+            if attempt == target.retries or time.monotonic() > deadline:
+                break
+            pause = backoff(attempt)
+            log(
+                f"push rejected: the branch moved on; retrying on the new tip in "
+                f"{pause:.1f}s (attempt {attempt + 1} of {target.retries})"
+            )
+            sleep(pause)
+            repo.reset_hard(_fetch(repo, branch))
+    raise ExternalError(
+        f"push to {branch} still rejected after {attempt} attempts",
+        hint="raise --retries or --timeout",
+    )
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,12 @@ def test_one_step_does_not_load_the_others() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_an_unusable_path_is_bad_input_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    assert cli.main(["demo", "--no-docker", "--workdir", str(afile)], env={}) == 2
+    assert capsys.readouterr().err == f"gitops-actions demo: error: {afile}: Not a directory\n"

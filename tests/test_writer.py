@@ -204,3 +204,68 @@ def test_remote_whose_head_names_a_missing_branch(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert show(remote, "a.yaml") == "image: r.test/a:1.1.0\n"
     assert git.Repo(remote).git("branch", "--list").stdout.split() == ["main"]
+
+
+def test_no_commit_is_refused_on_a_remote(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    before = git.Repo(remote).head_sha("main")
+    for flag in ("--no-commit", "--no-push"):
+        proc = run_cli("bump", "--repo", str(remote), "--image", "r.test/a:1.1.0", flag)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert git.Repo(remote).head_sha("main") == before
+
+
+def test_a_failed_push_leaves_the_clone_as_it_was(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    start = clone.head_sha()
+    clone.git("remote", "set-url", "origin", str(tmp_path / "missing.git"))
+    proc = run_cli("bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0")
+    assert proc.returncode == 3
+    assert clone.head_sha() == start and not clone.is_dirty()
+    clone.git("remote", "set-url", "origin", str(remote))
+    again = run_cli("bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0")
+    assert again.returncode == 0, again.stderr
+    assert show(remote, "a.yaml") == "image: r.test/a:1.1.0\n"
+
+
+@pytest.mark.parametrize("template", ["{bogus}", "{names", "}", "{0}", "{new_tag:>q}"])
+def test_a_bad_message_fails_before_anything_is_written(tmp_path: Path, template: str) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    proc = run_cli(
+        "bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0", "--message", template
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("gitops-actions bump: error: --message")
+    assert not clone.is_dirty()
+
+
+def test_retries_must_be_positive(tmp_path: Path) -> None:
+    proc = run_cli("bump", "--repo", str(tmp_path), "--image", "r.test/a:1", "--retries", "0")
+    assert proc.returncode == 2 and "--retries 0: give at least 1" in proc.stderr
+
+
+def test_detached_head_needs_a_branch(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    clone.git("checkout", "--quiet", "--detach")
+    proc = run_cli("bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0")
+    assert proc.returncode == 2 and "HEAD is detached" in proc.stderr
+    proc = run_cli(
+        "bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0", "--branch", "main"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert show(remote, "a.yaml") == "image: r.test/a:1.1.0\n"
+
+
+def test_credentials_in_the_url_move_to_a_header(git_http: GitHttpServer, tmp_path: Path) -> None:
+    url = _http_config(git_http, tmp_path, "in-url.git", {"a.yaml": "image: r.test/a:1\n"})
+    token = git_http.password
+    with_credentials = url.replace("http://", f"http://{git_http.username}:{token}@")
+    with process_table() as seen:
+        proc = run_cli("bump", "--repo", with_credentials, "--image", "r.test/a:2")
+    assert proc.returncode == 0, proc.stderr
+    assert token not in proc.stdout + proc.stderr
+    assert not any(token in snapshot for snapshot in seen)
+    assert show(git_http.root / "in-url.git", "a.yaml") == "image: r.test/a:2\n"

@@ -188,3 +188,8 @@ def _api_errors(where: str, url: str) -> Iterator[None]:
     except requests.RequestException as err:
         message = f"github: {where}: cannot reach {api_detail(url)} ({type(err).__name__})"
         raise ExternalError(message, hint="check the API URL and the network") from err
+    except (AssertionError, ValueError, KeyError, TypeError) as err:  # not the GitHub API
+        message = f"github: {where}: {api_detail(url)} did not answer like the GitHub API"
+        raise ExternalError(
+            message, transient=False, hint="check --forge-url (GitHub Enterprise: .../api/v3)"
+        ) from err

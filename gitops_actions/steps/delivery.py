@@ -9,14 +9,16 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from gitops_actions import git, writer
 from gitops_actions.edit.plan import Plan
 from gitops_actions.errors import UsageError
 from gitops_actions.imageref import ImageRef
+from gitops_actions.secrets import REDACTOR
 from gitops_actions.step import Context, Status, StepResult, option
 
 
@@ -87,6 +89,13 @@ class _Fields(dict[str, str]):
         raise UsageError(f"--message: unknown placeholder {{{key}}}")
 
 
+def _format(template: str, fields: _Fields) -> str:
+    try:
+        return template.format_map(fields)
+    except (ValueError, IndexError, AttributeError, KeyError) as err:
+        raise UsageError(f"--message {template!r}: {err}") from None
+
+
 def commit_message(
     template: str, result: Plan, trailers: list[str], extra: Mapping[str, str] | None = None
 ) -> str:
@@ -109,7 +118,7 @@ def commit_message(
         files=", ".join(result.files),
         **(extra or {}),
     )
-    subject = template.format_map(fields)
+    subject = _format(template, fields)
     body = [f"- {h.path}:{h.line} {h.what}: {h.old} -> {h.new}" for h in hits if h.splices]
     body += [f"- {path}" for path in result.files if all(h.path != path for h in hits)]
     return "\n\n".join(part for part in (subject, "\n".join(body), "\n".join(trailers)) if part)
@@ -135,13 +144,20 @@ def make_forge(opts: WriteOptions, env: Mapping[str, str]) -> Any:
 
 
 def target_of(opts: WriteOptions, *, commit: bool = True, depth: int | None = 1) -> writer.Target:
+    if opts.retries < 1:
+        raise UsageError(f"--retries {opts.retries}: give at least 1")
+    if opts.ssh_key and not Path(opts.ssh_key).is_file():
+        raise UsageError("--ssh-key: give the path of the key file, not the key")
+    repo, username, token = _credentials_out_of(opts.repo)
+    if token and not opts.git_token:  # user:token@ in the URL: moved to a header
+        opts = replace(opts, git_token=token, git_username=username or opts.git_username)
     auth = (
         git.Auth(opts.git_token, opts.git_username, opts.ssh_key)
         if opts.git_token or opts.ssh_key
         else None
     )
     return writer.Target(
-        repo=opts.repo,
+        repo=repo,
         branch=opts.branch,
         commit=commit and not opts.dry_run,
         push=opts.push,
@@ -150,6 +166,23 @@ def target_of(opts: WriteOptions, *, commit: bool = True, depth: int | None = 1)
         identity=git.Identity(opts.author_name, opts.author_email),
         auth=auth,
         depth=depth,
+    )
+
+
+def _credentials_out_of(url: str) -> tuple[str, str, str]:
+    """``https://user:token@host/x`` is ``https://host/x``, ``user``, ``token`` (learned
+    as a secret), so the token never reaches argv or ``.git/config``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.password is None:
+        return url, "", ""
+    REDACTOR.learn(parts.password)
+    REDACTOR.learn(unquote(parts.password))
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return (
+        urlunsplit(parts._replace(netloc=netloc)),
+        unquote(parts.username or ""),
+        unquote(parts.password),
     )
 
 
@@ -183,13 +216,15 @@ def deliver(
     def message(p: Plan) -> str:
         return commit_message(opts.message, p, trailers, fields)
 
+    message(Plan((), (), 0))  # a bad --message fails here, before anything is written
+
     if opts.dry_run:
         with writer.checkout(target, ctx.env) as (repo, _):
             result = compute(repo.path if repo else Path(opts.repo))
         ctx.ci.out.write(unified_diff(result))
         return report(label, result, writer.Outcome(result, result.changed), dry_run=True)
     url = ""
-    with ctx.ci.group(f"{label} {opts.repo}"):
+    with ctx.ci.group(f"{label} {target.repo}"):
         if opts.pull_request:
             review = writer.Review(
                 make_forge(opts, ctx.env),

@@ -193,3 +193,35 @@ def test_token_never_reaches_the_output(
     out, err = capfd.readouterr()
     assert token not in out + err + caplog.text + caught.value.one_line()
     assert token not in repr(caught.value.__cause__)
+
+
+def test_a_server_that_is_not_the_github_api_is_an_external_error(token: str) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>please log in</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        forge = make_forge(
+            "github",
+            {"GITHUB_TOKEN": token},
+            url=f"http://127.0.0.1:{server.server_address[1]}",
+            http=FAST,
+        )
+        with pytest.raises(ExternalError, match="did not answer like the GitHub API"):
+            forge.upsert_pull_request(project=REPO, head="h", base="main", title="t", body="b")
+    finally:
+        server.shutdown()
+        server.server_close()
