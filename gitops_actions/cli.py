@@ -16,7 +16,7 @@ import traceback
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from gitops_actions import __version__
 from gitops_actions.ci import Annotation, Dialect, GitHub, detect
@@ -151,10 +151,17 @@ def _epilog(step: Step) -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes become one clear error line (exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that step's options are loaded (the others are
     listed by name and summary), so one step's run never imports the rest."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="CI pipeline steps for GitOps: build an image, bump it in the config "
         "repo, validate, diff and comment, hand off to Argo CD or Flux.",

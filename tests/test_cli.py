@@ -138,7 +138,14 @@ def test_missing_required_option(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unknown_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "--frobnicate"], env={}) == 2
-    assert "unrecognized arguments: --frobnicate" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "gitops-actions demo: error: unrecognized arguments: --frobnicate "
+        "(see gitops-actions --help)\n"
+    )
+    assert cli.main(["diff", "--filter", "bogus"], env={}) == 2
+    assert "--filter 'bogus': expected label:KEY" in capsys.readouterr().err
+    assert cli.main(["comment", "--from", __file__, "--pr", "-1", "--forge", "local"], env={}) == 2
+    assert "--pr -1: not a pull request number" in capsys.readouterr().err
 
 
 def test_debug_shows_traceback_only_when_asked(tmp_path: Path) -> None:

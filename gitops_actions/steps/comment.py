@@ -163,6 +163,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
     number = opts.pr or cienv.pull_request_number(ctx.env, event)
     if not number:
         raise UsageError("no pull request to comment on", hint="pass --pr N")
+    if number < 1:
+        raise UsageError(f"--pr {number}: not a pull request number")
     project = opts.project or cienv.project(ctx.env) or ("local" if name == "local" else "")
     if not project:
         raise UsageError("no project to comment in", hint="pass --project")

@@ -82,6 +82,12 @@ def _resolve(repo: git.Repo, ref: str) -> str:
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
+    for rule in opts.filter:
+        kind, sep, what = rule.partition(":")
+        if kind not in ("label", "annotation", "path") or not sep or not what:
+            raise UsageError(f"--filter {rule!r}: expected label:KEY, annotation:GLOB or path:a.b")
+    if opts.workers < 1:
+        raise UsageError(f"--workers {opts.workers}: give at least 1")
     repo = git.Repo(opts.repo)
     base_ref = opts.base or default_base(ctx.env)
     head = _resolve(repo, opts.head)
