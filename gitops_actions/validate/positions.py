@@ -59,19 +59,26 @@ def locate_key(node: yaml.Node | None, parts: Sequence[str | int]) -> tuple[int,
     return _position((key or parent).start_mark)
 
 
-def _key_node(node: yaml.Node, part: str | int) -> yaml.Node | None:
-    if node.__class__ is _MAPPING:
-        for key, _ in reversed(node.value):
-            if key.__class__ is _SCALAR and _key_matches(key, part):
-                found: yaml.Node = key
-                return found
-        for key, value in node.value:
-            if key.__class__ is _SCALAR and key.value == "<<":
-                for source in value.value if value.__class__ is _SEQUENCE else [value]:
-                    inner = _key_node(source, part)
-                    if inner is not None:
-                        return inner
+def _entry(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """The (key, value) pair for ``part`` in a mapping, the last one winning, and through
+    ``<<`` merge keys."""
+    if node.__class__ is not _MAPPING:
+        return None
+    for key, value in reversed(node.value):
+        if key.__class__ is _SCALAR and _key_matches(key, part):
+            return key, value
+    for key, value in node.value:
+        if key.__class__ is _SCALAR and key.value == "<<":
+            for source in value.value if value.__class__ is _SEQUENCE else [value]:
+                inner = _entry(source, part)
+                if inner is not None:
+                    return inner
     return None
+
+
+def _key_node(node: yaml.Node, part: str | int) -> yaml.Node | None:
+    entry = _entry(node, part)
+    return entry[0] if entry else None
 
 
 def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
@@ -80,6 +87,8 @@ def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
             item: yaml.Node = node.value[part]
             return item
         return None
+    entry = _entry(node, part)
+    return entry[1] if entry else None
     if node.__class__ is not _MAPPING:
         return None
     for key, value in reversed(node.value):
