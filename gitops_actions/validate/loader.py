@@ -284,7 +284,11 @@ def _check_flow_depth(text: str) -> None:
                 depth -= 1
             elif cls is yaml.StreamEndEvent:
                 return
-    except yaml.MarkedYAMLError:
+    except yaml.MarkedYAMLError as err:
+        if "nesting depth" in str(err.problem):  # libyaml's own limit (1000), hit first
+            mark = err.problem_mark or err.context_mark
+            line = mark.line + 1 if mark is not None else 1
+            raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", line) from None
         return  # the composer reports it with its position
     finally:
         parser.dispose()
