@@ -77,8 +77,11 @@ def render_action() -> str:
                         "VERSION_SPEC": "${{ inputs.version-spec }}",
                     },
                     "run": 'python3 -m venv "$RUNNER_TEMP/gitops-actions"\n'
-                    '"$RUNNER_TEMP/gitops-actions/bin/pip" install --quiet '
-                    '"${VERSION_SPEC:-$ACTION_PATH}"\n'
+                    'pip="$RUNNER_TEMP/gitops-actions/bin/pip"\n'
+                    'if [ -n "$VERSION_SPEC" ]; then "$pip" install --quiet "$VERSION_SPEC"\n'
+                    'else "$pip" install --quiet --require-hashes '
+                    '-r "$ACTION_PATH/requirements/runtime.txt"\n'
+                    '  "$pip" install --quiet --no-deps "$ACTION_PATH"; fi\n'
                     'echo "$RUNNER_TEMP/gitops-actions/bin" >> "$GITHUB_PATH"\n',
                 },
                 {

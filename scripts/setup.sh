@@ -22,6 +22,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "is ignored" || true
+# Exact versions and hashes from the lock (requirements/test.txt holds the runtime lock plus the
+# test tools), so a new release of a dependency cannot change what is tested.
+# scripts/lock.sh refreshes both locks.
+install() {  # pip, quiet unless it fails
+  if ! .venv/bin/python -m pip install -q "$@" >.venv/pip.log 2>&1; then
+    grep -v "is ignored" .venv/pip.log >&2
+    exit 1
+  fi
+}
+install --require-hashes -r requirements/test.txt
+install --no-deps --no-build-isolation -e .
 .venv/bin/python -c 'import gitops_actions, yaml; assert yaml.__with_libyaml__, "PyYAML without libyaml"'
