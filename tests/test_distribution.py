@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
-from gitops_actions import distribution
-from gitops_actions.step import env_name, public
+from gitops_actions.step import Step, env_name, option, public
 from gitops_actions.steps import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "tests" / "data" / "schemas"  # copied from shared/schemas, see SOURCES.txt
+sys.path.insert(0, str(ROOT / "scripts"))
+import generate  # noqa: E402  (scripts/generate.py, the generator of shipped files)
+
+SHIPPED = generate.shipped_steps()
 
 
 def schema(name: str) -> dict[str, object]:
@@ -21,33 +27,136 @@ def schema(name: str) -> dict[str, object]:
     return loaded
 
 
-def test_action_yml_is_generated_from_the_registry() -> None:
-    assert (ROOT / "action.yml").read_text() == distribution.render_action(), (
-        "action.yml is stale: run python -m gitops_actions.distribution"
+def action(name: str | None = None) -> dict[str, Any]:
+    path = ROOT / (f"{name}/action.yml" if name else "action.yml")
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def shipped_actions() -> list[Path]:
+    return [ROOT / "action.yml", *sorted(ROOT.glob("*/action.yml"))]
+
+
+def test_generated_files_are_up_to_date() -> None:
+    stale = [
+        str(path)
+        for path, text in generate.rendered().items()
+        if not (ROOT / path).is_file() or (ROOT / path).read_text() != text
+    ]
+    assert stale == [], f"stale generated files: run {generate.COMMAND}"
+
+
+def test_every_built_step_has_an_action_and_no_other_step_does() -> None:
+    assert {path.parent.name for path in ROOT.glob("*/action.yml")} == set(SHIPPED)
+    assert {"build", "bump", "validate", "diff", "comment"} <= set(SHIPPED)
+    assert "demo" not in SHIPPED
+    for name, step in STEPS.items():
+        assert (name in SHIPPED) == (step.built and name != "demo")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_steps_action_has_exactly_its_options(name: str) -> None:
+    step, doc = STEPS[name], action(name)
+    run = doc["runs"]["steps"][-1]
+    assert run["id"] == "run" and run["run"].strip().endswith(f"gitops_actions {name}")
+    carried = {key: value for key, value in run["env"].items() if key.startswith("GITOPS_")}
+    del carried["GITOPS_ACTIONS_PYTHON"]
+    expected = {env_name(public(field)) for field in step.fields()}
+    assert set(carried) == expected  # every option, and nothing else
+    inputs = doc["inputs"]
+    for field in step.fields():
+        meta = field.metadata["gitops"]
+        key = carried[env_name(public(field))].removeprefix("${{ inputs.").removesuffix(" }}")
+        assert inputs[key]["required"] is meta.required
+        assert inputs[key]["description"].startswith(meta.help)
+        if meta.required or field.default in (None, ()):
+            assert "default" not in inputs[key]
+        elif isinstance(field.default, bool):
+            assert inputs[key]["default"] == str(field.default).lower()
+        elif isinstance(field.default, tuple):  # one value per line, as the CLI reads them
+            assert inputs[key]["default"].splitlines() == list(field.default)
+        elif isinstance(field.default, float):
+            assert float(inputs[key]["default"]) == field.default
+        else:
+            assert inputs[key]["default"] == str(field.default)
+    forge = any(field.name == "forge" for field in step.fields())
+    assert ("github-token" in inputs) is forge
+    assert len(inputs) == len(expected) + forge
+    assert doc["outputs"] == {
+        key: {"description": text, "value": f"${{{{ steps.run.outputs.{key} }}}}"}
+        for key, text in step.outputs
+    }
+
+
+def test_names_users_know() -> None:
+    build, validate, bump = action("build")["inputs"], action("validate")["inputs"], action("bump")
+    assert {"tags", "labels", "build-args"} <= set(build) and "tag" not in build
+    assert validate["paths"]["required"] is True
+    token = bump["inputs"]["github-token"]
+    assert token["default"] == "${{ github.token }}"
+    assert bump["runs"]["steps"][-1]["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert bump["inputs"]["images"]["description"].endswith("(one per line)")
+
+
+def test_the_dispatcher_says_every_meaning_of_a_shared_name() -> None:
+    doc = action()
+    assert doc["inputs"]["step"]["required"] is True
+    assert set(doc["inputs"]) == {"step"} | {
+        item.name for name in SHIPPED for item in generate.step_inputs(STEPS[name])
+    }
+    several = {k: m for k, m in generate.shared_names(SHIPPED).items() if len(m) > 1}
+    assert {"commit", "from", "image", "push"} <= set(several)
+    for key, meanings in several.items():
+        description = doc["inputs"][key]["description"]
+        for (_, help_text), steps in meanings.items():
+            assert f"{', '.join(steps)}: {help_text}" in description, key
+    commit = doc["inputs"]["commit"]["description"]
+    assert "bump: commit (and push)" in commit and "rollback: the bump commit" in commit
+    run = doc["runs"]["steps"][-1]
+    assert run["env"]["GITOPS_IMAGE"] == "${{ inputs.image || inputs.images }}"
+    assert run["env"]["GITOPS_STEP"] == "${{ inputs.step }}"
+
+
+def _step(name: str, **fields: Any) -> Step:
+    options = dataclasses.make_dataclass(
+        "Options", [(key, tp, option(text)) for key, (tp, text) in fields.items()], frozen=True
     )
+    return Step(name, name, (), options, run=lambda opts, ctx: None)  # type: ignore[arg-type,return-value]
 
 
-def test_action_yml_covers_every_option_of_every_shipped_step() -> None:
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
-    env = action["runs"]["steps"][1]["env"]
-    for name in distribution.SHIPPED_STEPS:
-        for field in STEPS[name].fields():
-            key = public(field).replace("_", "-")
-            assert key in action["inputs"]
-            assert env[env_name(public(field))] == f"${{{{ inputs.{key} }}}}"
-        for key, _ in STEPS[name].outputs:
-            assert action["outputs"][key]["value"] == f"${{{{ steps.run.outputs.{key} }}}}"
+def test_two_meanings_sharing_one_name_are_caught() -> None:
+    one = _step("one", tag=(tuple[str, ...], "tags to apply"), tags=(str, "a tag list"))
+    with pytest.raises(generate.Collision, match="'tags'"):
+        generate.check_names("one", generate.step_inputs(one))
+    for name in SHIPPED:  # and the shipped steps have none
+        generate.check_names(name, generate.step_inputs(STEPS[name]))
 
 
-def test_action_yml_never_puts_inputs_in_a_script() -> None:
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
-    for step in action["runs"]["steps"]:
-        assert "${{" not in step["run"], "inputs must reach scripts through env only"
+def test_a_name_with_two_meanings_is_described_with_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(STEPS, "build", _step("build", commit=(bool, "commit the change")))
+    monkeypatch.setitem(STEPS, "bump", _step("bump", commit=(str, "the commit to revert")))
+    monkeypatch.setattr(generate, "shipped_steps", lambda: ("build", "bump"))
+    root = yaml.safe_load(generate.render_action())
+    assert root["inputs"]["commit"]["description"] == (
+        "build: commit the change (boolean) | bump: the commit to revert"
+    )
+    monkeypatch.setitem(STEPS, "bump", _step("bump", commit=(bool, "commit the change")))
+    root = yaml.safe_load(generate.render_action())
+    assert root["inputs"]["commit"]["description"] == "build, bump: commit the change (boolean)"
 
 
-def test_action_yml_matches_githubs_schema() -> None:
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
-    jsonschema.validate(action, schema("github-action.json"))
+@pytest.mark.parametrize("path", shipped_actions(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_actions_match_githubs_schema_and_keep_inputs_out_of_scripts(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    jsonschema.validate(doc, schema("github-action.json"))
+    for step in doc["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), "inputs must reach scripts through env only"
+        if "uses" in step:
+            ref = step["uses"].split("@")[1]
+            assert len(ref) == 40 and int(ref, 16) >= 0, "third-party actions pinned by commit"
+    env = doc["runs"]["steps"][-1]["env"]
+    for key in doc["inputs"]:
+        assert any(f"inputs.{key} " in value for value in env.values()), key
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "workflows").glob("*.yml")), ids=str)
@@ -59,8 +168,8 @@ def test_example_workflows_match_githubs_schema(path: Path) -> None:
 
 def test_readme_reference_is_generated_from_the_registry() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert distribution.update_readme(readme) == readme, (
-        "README's configuration reference is stale: run python -m gitops_actions.distribution"
+    assert generate.update_readme(readme) == readme, (
+        f"README's configuration reference is stale: run {generate.COMMAND}"
     )
     for name, step in STEPS.items():
         for field in step.fields():

@@ -58,7 +58,9 @@ class Options:
     )
     target: str = option("name of this diff in the comment marker", default="config")
     artifact_url: str | None = option("where the full diff can be downloaded", metavar="URL")
-    workers: int = option("renders run in parallel", default=max(2, os.cpu_count() or 2))
+    workers: int = option(
+        "renders run in parallel (default: one per CPU, at least 2)", default=0, metavar="N"
+    )
 
 
 def default_base(env: Mapping[str, str]) -> str:
@@ -86,8 +88,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
         kind, sep, what = rule.partition(":")
         if kind not in ("label", "annotation", "path") or not sep or not what:
             raise UsageError(f"--filter {rule!r}: expected label:KEY, annotation:GLOB or path:a.b")
-    if opts.workers < 1:
-        raise UsageError(f"--workers {opts.workers}: give at least 1")
+    if opts.workers < 0:
+        raise UsageError(f"--workers {opts.workers}: give 1 or more (0: one per CPU)")
     repo = git.Repo(opts.repo)
     base_ref = opts.base or default_base(ctx.env)
     head = _resolve(repo, opts.head)
@@ -99,7 +101,12 @@ def run(opts: Options, ctx: Context) -> StepResult:
     options = compare.Options(filters=filters, redact=opts.redact)
     with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), scratch() as tmp:
         trees = GitTree(repo, base, tmp), GitTree(repo, head, tmp)
-        report = diff_trees(*trees, options, everything=opts.all, workers=opts.workers)
+        report = diff_trees(
+            *trees,
+            options,
+            everything=opts.all,
+            workers=opts.workers or max(2, os.cpu_count() or 2),
+        )
     result = Diff(
         target=opts.target,
         base=Ref(base_ref, base),
