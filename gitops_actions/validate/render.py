@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -61,9 +61,17 @@ def kustomize_command() -> tuple[str, ...] | None:
     return None
 
 
-def render_kustomization(directory: Path, env: Mapping[str, str] | None = None) -> Rendered:
+def render_kustomization(
+    directory: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    unrestricted: bool = False,
+    shown: str = "",
+) -> Rendered:
+    """``kustomize build`` of ``directory``; ``unrestricted`` lets it read files outside
+    (a generated kustomization beside the repo's files)."""
     file = kustomization_file(directory) or directory / "kustomization.yaml"
-    shown = str(file)
+    shown = shown or str(file)
     if _is_component(file):
         return Rendered(
             directory,
@@ -79,8 +87,9 @@ def render_kustomization(directory: Path, env: Mapping[str, str] | None = None) 
             shown,
             error="cannot render: neither kustomize nor kubectl is installed",
         )
+    extra = ["--load-restrictor", "LoadRestrictionsNone"] if unrestricted else []
     try:
-        done = run([*command, str(directory)], env=env, timeout=RENDER_TIMEOUT)
+        done = run([*command, str(directory), *extra], env=env, timeout=RENDER_TIMEOUT)
     except ProcessFailed as err:
         return Rendered(directory, "kustomize", shown, error=_last_error(err.stderr or err.stdout))
     except ExternalError as err:
@@ -88,15 +97,28 @@ def render_kustomization(directory: Path, env: Mapping[str, str] | None = None) 
     return Rendered(directory, "kustomize", shown, text=done.stdout)
 
 
-def render_chart(directory: Path, env: Mapping[str, str] | None = None) -> Rendered:
-    shown = str(directory / CHART_FILE)
+def render_chart(
+    directory: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    release: str = "",
+    options: Sequence[str] = (),
+    shown: str = "",
+) -> Rendered:
+    """``helm template`` of the chart in ``directory``; ``options`` are more arguments
+    (``--values FILE``, ``--set k=v``, ``--namespace NS``)."""
+    shown = shown or str(directory / CHART_FILE)
     if not shutil.which("helm"):
         return Rendered(
             directory, "helm", shown, skipped="helm is not installed, so the chart was not rendered"
         )
-    name = re.sub(r"[^a-z0-9-]+", "-", directory.resolve().name.lower()).strip("-") or "release"
+    name = release or (
+        re.sub(r"[^a-z0-9-]+", "-", directory.resolve().name.lower()).strip("-") or "release"
+    )
     try:
-        done = run(["helm", "template", name, str(directory)], env=env, timeout=RENDER_TIMEOUT)
+        done = run(
+            ["helm", "template", name, str(directory), *options], env=env, timeout=RENDER_TIMEOUT
+        )
     except ProcessFailed as err:
         return Rendered(directory, "helm", shown, error=_last_error(err.stderr or err.stdout))
     except ExternalError as err:

@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -137,7 +137,8 @@ def _render_all(
     env: Mapping[str, str] | None,
     workers: int,
 ) -> list[render.Rendered]:
-    jobs = [(render.render_kustomization, d) for d in kustomizations]
+    Job = Callable[[Path, Mapping[str, str] | None], render.Rendered]
+    jobs: list[tuple[Job, Path]] = [(render.render_kustomization, d) for d in kustomizations]
     jobs += [(render.render_chart, d) for d in charts]
     if len(jobs) <= 1:
         return [job(directory, env) for job, directory in jobs]

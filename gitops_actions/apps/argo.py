@@ -1,0 +1,334 @@
+"""Argo CD ``Application``s (and ``ApplicationSet``s with list and git generators) whose
+source is this repo, as entry points."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fnmatch
+import json
+import posixpath
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from gitops_actions import imageref
+from gitops_actions.apps.model import Build, EntryPoint, Helm
+from gitops_actions.apps.objects import CHART_FILE, Object, Repo, mapping, normpath, parse
+from gitops_actions.apps.source import same_repo
+from gitops_actions.errors import UsageError
+
+API = "argoproj.io/"
+_PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
+
+
+def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
+    for obj in repo.of_kind(API, "Application"):
+        yield from _application(repo, repo_url, obj.file, obj.value)
+    for obj in repo.of_kind(API, "ApplicationSet"):
+        for app in _generate(repo, obj):
+            if isinstance(app, str):
+                yield app
+            else:
+                yield from _application(repo, repo_url, obj.file, app)
+
+
+def _application(
+    repo: Repo, repo_url: str, file: str, value: dict[str, Any]
+) -> Iterator[EntryPoint | str]:
+    app = Object(file, value)
+    spec = app.spec
+    label = f"{file}: Application {app.name}"
+    sources = [s for s in [spec.get("source"), *(spec.get("sources") or [])] if isinstance(s, dict)]
+    ours = [s for s in sources if _ours(repo, repo_url, s)]
+    if not ours:
+        urls = ", ".join(sorted({str(s.get("repoURL")) for s in sources})) or "no source"
+        yield f"{label}: its source is another repo ({urls})"
+        return
+    destination = mapping(spec.get("destination"))
+    namespace = str(destination.get("namespace") or "")
+    refs = {
+        str(s["ref"]): normpath(".", str(s.get("path") or "."))
+        for s in ours
+        if isinstance(s.get("ref"), str)
+    }
+    name = f"{app.namespace}/{app.name}" if app.namespace else app.name
+    parts: list[EntryPoint] = []
+    notes: list[str] = []
+    for source in sources:
+        if source.get("ref") and not source.get("path") and not source.get("chart"):
+            continue  # only provides value files to the others
+        if source in ours and source.get("path") is not None:
+            part = _part(repo, file, name, source, namespace, refs)
+        elif source.get("ref") and source in ours:
+            continue
+        else:
+            what = source.get("chart") or source.get("path") or ""
+            part = EntryPoint(
+                name=f"{file}#{name}",
+                kind="argocd",
+                path=".",
+                inputs=(file,),
+                defined_in=file,
+                unrenderable=f"{what} from {source.get('repoURL')} is not in this repo",
+            )
+            part = _with_values(part, source, refs)
+        parts.append(part)
+    if not parts:
+        yield f"{label}: no source with a path in this repo"
+        return
+    if len(parts) == 1:
+        yield parts[0]
+        return
+    inputs = sorted({i for p in parts for i in p.inputs})
+    notes = [p.unrenderable for p in parts if p.unrenderable]
+    yield EntryPoint(
+        name=f"{file}#{name}",
+        kind="argocd",
+        path=parts[0].path,
+        inputs=tuple(inputs),
+        defined_in=file,
+        parts=tuple(parts),
+        notes=tuple(notes),
+    )
+
+
+def _ours(repo: Repo, repo_url: str, source: dict[str, Any]) -> bool:
+    if source.get("chart"):
+        return False
+    url = str(source.get("repoURL") or "")
+    if repo_url and url:
+        return same_repo(url, repo_url)
+    path = normpath(".", str(source.get("path") or "."))
+    return repo.is_dir(path)  # no URL to compare: this repo if the path is here
+
+
+def _part(
+    repo: Repo,
+    file: str,
+    name: str,
+    source: dict[str, Any],
+    namespace: str,
+    refs: dict[str, str],
+) -> EntryPoint:
+    path = normpath(".", str(source.get("path") or "."))
+    inputs: set[str] = {file}
+    helm = None
+    merged: dict[str, Any] = {}
+    generated = False
+    directory = mapping(source.get("directory"))
+    settings: tuple[str, ...] = ()
+    if path in repo.charts or (path in repo.folders and CHART_FILE in repo.folders[path]):
+        helm = _helm(source, path, refs, name)
+        inputs |= {path, *helm.value_files}
+        settings = tuple(f for f in helm.value_files if not f.startswith(path + "/"))
+    elif path in repo.kustomizations:
+        inputs |= repo.closure(path)
+        merged = _kustomize(source.get("kustomize"))
+        for component in merged.get("components") or ():
+            inputs |= repo.closure(normpath(path, str(component)))
+    else:
+        generated = True
+        inputs.add(path)
+    return EntryPoint(
+        name=f"{file}#{name}",
+        kind="argocd",
+        path=path,
+        inputs=tuple(sorted(inputs)),
+        defined_in=file,
+        build=Build(
+            generated=generated,
+            recurse=bool(directory.get("recurse", False)),
+            include=str(directory.get("include") or ""),
+            exclude=str(directory.get("exclude") or ""),
+            kustomize=merged,
+            default_namespace=namespace,
+            helm=helm,
+        ),
+        settings=settings,
+    )
+
+
+def _with_values(part: EntryPoint, source: dict[str, Any], refs: dict[str, str]) -> EntryPoint:
+    helm = mapping(source.get("helm"))
+    files = [_value_file(str(f), ".", refs) for f in helm.get("valueFiles") or ()]
+    kept = tuple(f for f in files if f)
+    return dataclasses.replace(part, inputs=tuple(sorted({*part.inputs, *kept})), settings=kept)
+
+
+def _value_file(text: str, path: str, refs: dict[str, str]) -> str:
+    if text.startswith("$"):
+        ref, _, rest = text[1:].partition("/")
+        return normpath(refs[ref], rest) if ref in refs else ""
+    if "://" in text:
+        return ""
+    return normpath(path, text)
+
+
+def _helm(source: dict[str, Any], path: str, refs: dict[str, str], name: str) -> Helm:
+    spec = mapping(source.get("helm"))
+    files = [_value_file(str(f), path, refs) for f in spec.get("valueFiles") or ()]
+    values = spec.get("valuesObject") or spec.get("values") or ""
+    if not isinstance(values, str):
+        values = yaml.safe_dump(values, sort_keys=False)
+    parameters = tuple(
+        (str(p.get("name")), str(p.get("value")))
+        for p in spec.get("parameters") or ()
+        if isinstance(p, dict) and p.get("name")
+    )
+    release = str(spec.get("releaseName") or name.rpartition("/")[2])
+    return Helm(release, tuple(f for f in files if f), values, parameters)
+
+
+def _kustomize(options: Any) -> dict[str, Any]:
+    """Argo CD ``source.kustomize`` as the kustomization fields ``kustomize edit`` sets."""
+    if not isinstance(options, dict):
+        return {}
+    merged: dict[str, Any] = {}
+    images = [_image(str(i)) for i in options.get("images") or ()]
+    if images:
+        merged["images"] = images
+    for key in ("namePrefix", "nameSuffix", "namespace"):
+        if options.get(key):
+            merged[key] = str(options[key])
+    for key in ("commonLabels", "commonAnnotations"):
+        if isinstance(options.get(key), dict) and options[key]:
+            merged[key] = {str(k): str(v) for k, v in options[key].items()}
+    for key in ("patches", "components", "replicas"):
+        if options.get(key):
+            merged[key] = copy.deepcopy(list(options[key]))
+    return merged
+
+
+def _image(text: str) -> dict[str, str]:
+    """``[old=]new[:tag][@digest]`` as a kustomize images entry."""
+    old, sep, new = text.partition("=")
+    try:
+        ref = imageref.parse(new if sep else text)
+    except UsageError:
+        return {"name": old or text}  # kustomize says what is wrong with it
+    entry = {"name": old or ref.repository}
+    if old and ref.repository != old:
+        entry["newName"] = ref.repository
+    if ref.tag:
+        entry["newTag"] = ref.tag
+    if ref.digest:
+        entry["digest"] = ref.digest
+    return entry
+
+
+# -- ApplicationSet ------------------------------------------------------------------------------
+def _generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
+    spec = obj.spec
+    template = spec.get("template")
+    label = f"{obj.file}: ApplicationSet {obj.name}"
+    if not isinstance(template, dict):
+        yield f"{label}: no template"
+        return
+    go = bool(spec.get("goTemplate"))
+    for generator in spec.get("generators") or ():
+        if not isinstance(generator, dict):
+            continue
+        if isinstance(generator.get("list"), dict):
+            params = [e for e in generator["list"].get("elements") or () if isinstance(e, dict)]
+        elif isinstance(generator.get("git"), dict):
+            params = list(_git_params(repo, generator["git"], go))
+        else:
+            kinds = ", ".join(sorted(generator))
+            yield f"{label}: {kinds} generator is not read (only list and git)"
+            continue
+        for param in params:
+            app = _fill(copy.deepcopy(template), _flat(param))
+            app.setdefault("apiVersion", "argoproj.io/v1alpha1")
+            app["kind"] = "Application"
+            yield app
+
+
+def _git_params(repo: Repo, git: dict[str, Any], go: bool) -> Iterator[dict[str, Any]]:
+    folders = sorted({f for f in repo.folders} | {_parents_of(f) for f in repo.folders} - {""})
+    directories = [d for d in git.get("directories") or () if isinstance(d, dict)]
+    included = [str(d.get("path")) for d in directories if not d.get("exclude")]
+    excluded = [str(d.get("path")) for d in directories if d.get("exclude")]
+    for folder in folders:
+        if any(fnmatch.fnmatchcase(folder, p) for p in included) and not any(
+            fnmatch.fnmatchcase(folder, p) for p in excluded
+        ):
+            yield _path_params(folder, go)
+    for entry in git.get("files") or ():
+        if not isinstance(entry, dict):
+            continue
+        pattern = str(entry.get("path") or "")
+        for file in repo.files:
+            if fnmatch.fnmatchcase(file, pattern):
+                for doc in _documents(repo, file):
+                    params = _path_params(posixpath.dirname(file) or ".", go)
+                    params["path"]["filename"] = posixpath.basename(file)
+                    params["path"]["filenameNormalized"] = _normalized(posixpath.basename(file))
+                    yield {**doc, **params}
+
+
+def _parents_of(folder: str) -> str:
+    return posixpath.dirname(folder)
+
+
+def _documents(repo: Repo, file: str) -> list[dict[str, Any]]:
+    data = repo.tree.read(file)
+    if file.endswith(".json"):
+        try:
+            loaded = json.loads(data)
+        except ValueError:
+            return []
+        docs = loaded if isinstance(loaded, list) else [loaded]
+    else:
+        docs = parse(data)
+    return [d for d in docs if isinstance(d, dict)]
+
+
+def _path_params(folder: str, go: bool) -> dict[str, Any]:
+    base = posixpath.basename(folder)
+    return {
+        "path": {
+            "path": folder,
+            "basename": base,
+            "basenameNormalized": _normalized(base),
+            "segments": folder.split("/"),
+        }
+    }
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"[^a-z0-9-.]", "-", text.lower())
+
+
+def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"path": {"basename": "x"}}`` as ``{"path.basename": "x", "path": ...}``;
+    ``path`` alone is the path, as the git generator's flat parameters have it."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flat(value, name + "."))
+            if "path" in value and not prefix and key == "path":
+                flat[name] = str(value["path"])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                flat[f"{name}[{index}]"] = str(item)
+                if name == "path.segments":
+                    flat[f"path[{index}]"] = str(item)
+        else:
+            flat[name] = "" if value is None else str(value)
+    if "path.path" in flat:
+        flat.setdefault("path", flat["path.path"])
+    return flat
+
+
+def _fill(node: Any, params: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {_fill(k, params): _fill(v, params) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill(v, params) for v in node]
+    if isinstance(node, str):
+        return _PLACEHOLDER.sub(lambda m: params.get(m[1], m[0]), node)
+    return node

@@ -1,0 +1,304 @@
+"""Render an entry point as its agent would: the path's kustomization with the agent's
+options merged in (or the one Flux generates), then what the agent does to the result
+(common metadata, ``postBuild`` substitution, the destination namespace).
+
+Common overlays build in-process; the rest with the same ``kustomize``/``helm`` runs as
+``validate``. A kustomization that the agent changes is built from a mirror of the repo:
+symbolic links to the repo's files, and real folders down to the path, which holds the
+merged kustomization. The repo itself is never written to.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+import posixpath
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops_actions import kustomize
+from gitops_actions.apps import flux
+from gitops_actions.apps.model import EntryPoint
+from gitops_actions.apps.objects import KUSTOMIZATION_FILES, MANIFEST
+from gitops_actions.validate import loader
+from gitops_actions.validate import render as renderer
+
+try:
+    from yaml import CSafeDumper as Dumper
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as Dumper  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What an entry point renders to, or why it does not."""
+
+    entry: EntryPoint
+    resources: tuple[dict[str, Any], ...] = ()
+    text: str | None = None  # the output as YAML; None when not rendered
+    renderer: str = ""  # in-process, kustomize, helm, plain
+    skipped: str = ""  # not rendered, on purpose or for want of a tool
+    error: str = ""  # cannot be rendered (the input is wrong)
+    folder: Path | None = None  # what was built (for tracing findings to files)
+    unresolved: tuple[str, ...] = ()  # substitution variables with no value in the repo
+
+
+def render(
+    root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] | None = None
+) -> Rendered:
+    """Render ``entry`` from ``root`` (a checkout, or a directory holding its inputs)."""
+    if entry.unrenderable:
+        return Rendered(entry, skipped=entry.unrenderable)
+    if entry.parts:
+        return _combined(entry, [render(root, p, scratch, env) for p in entry.parts])
+    try:
+        done = _build(root, entry, scratch, env)
+    except loader.LoadError as err:
+        return Rendered(entry, error=f"cannot parse YAML: {err.message}")
+    except OSError as err:
+        return Rendered(entry, error=f"cannot read: {err.strerror or err}")
+    if done.text is None and not done.resources:
+        return done
+    return _after(entry, done)
+
+
+def _combined(entry: EntryPoint, parts: list[Rendered]) -> Rendered:
+    resources = tuple(r for p in parts for r in p.resources)
+    errors = [p.error for p in parts if p.error]
+    skipped = [p.skipped for p in parts if p.skipped]
+    rendered = [p for p in parts if p.text is not None]
+    return Rendered(
+        entry,
+        resources,
+        _dump(resources) if rendered else None,
+        "+".join(dict.fromkeys(p.renderer for p in rendered)),
+        "; ".join(skipped),
+        "; ".join(errors),
+        unresolved=tuple(sorted({v for p in parts for v in p.unresolved})),
+    )
+
+
+def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] | None) -> Rendered:
+    build = entry.build
+    folder = root / entry.path
+    if entry.kind == "plain":
+        return _files(entry, [root / f for f in entry.files])
+    if build.helm is not None or entry.kind == "helm":
+        return _helm(root, entry, env)
+    if build.generated and entry.kind == "argocd":
+        return _files(entry, _directory(root, entry))
+    doc: dict[str, Any] | None = None
+    if build.generated:
+        doc = _generated(root, entry.path)
+    if build.kustomize:
+        doc = _merged(doc if doc is not None else _kustomization(folder), build.kustomize)
+    base = root
+    if doc is not None:
+        base, folder = _mirror(root, entry.path, doc, scratch)
+    try:
+        resources = kustomize.build(folder, base)
+        return Rendered(entry, tuple(_resources(resources)), "", "in-process", folder=folder)
+    except kustomize.Unsupported:
+        pass
+    shown = entry.defined_in or str(folder)
+    done = renderer.render_kustomization(folder, env, unrestricted=doc is not None, shown=shown)
+    return _from(entry, done, folder)
+
+
+def _from(entry: EntryPoint, done: renderer.Rendered, folder: Path) -> Rendered:
+    if done.error:
+        return Rendered(entry, error=done.error, renderer=done.tool, folder=folder)
+    if done.text is None:
+        return Rendered(entry, skipped=done.skipped, renderer=done.tool, folder=folder)
+    docs = [d.value for d in loader.documents(done.text)]
+    return Rendered(entry, tuple(_resources(docs)), done.text, done.tool, folder=folder)
+
+
+def _helm(root: Path, entry: EntryPoint, env: Mapping[str, str] | None) -> Rendered:
+    helm = entry.build.helm
+    options: list[str] = []
+    release = ""
+    extra = None
+    if helm is not None:
+        release = helm.release
+        for file in helm.value_files:
+            options += ["--values", str(root / file)]
+        for name, value in helm.parameters:
+            options += ["--set", f"{name}={value}"]
+    if entry.build.default_namespace:
+        options += ["--namespace", entry.build.default_namespace]
+    with tempfile.TemporaryDirectory(prefix="gitops-values-") as tmp:
+        if helm is not None and helm.values.strip():
+            extra = Path(tmp) / "values.yaml"
+            extra.write_text(helm.values, encoding="utf-8")
+            options += ["--values", str(extra)]
+        done = renderer.render_chart(
+            root / entry.path, env, release=release, options=options, shown=entry.defined_in
+        )
+    return _from(entry, done, root / entry.path)
+
+
+def _files(entry: EntryPoint, files: Iterable[Path]) -> Rendered:
+    docs: list[Any] = []
+    for file in files:
+        text = loader.decode(file.read_bytes())
+        parsed = loader.json_documents(text) if file.suffix == ".json" else loader.documents(text)
+        docs += [d.value for d in parsed]
+    return Rendered(entry, tuple(_resources(docs)), "", "plain", folder=None)
+
+
+def _directory(root: Path, entry: EntryPoint) -> list[Path]:
+    """The files of an Argo CD directory source (recurse, include, exclude)."""
+    build, base = entry.build, root / entry.path
+    found = []
+    walk = os.walk(base) if build.recurse else [(str(base), [], os.listdir(base))]
+    for folder, dirs, names in walk:
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(folder) / name
+            rel = path.relative_to(base).as_posix()
+            if not name.endswith(MANIFEST) or not path.is_file():
+                continue
+            if build.include and not _globs(rel, build.include):
+                continue
+            if build.exclude and _globs(rel, build.exclude):
+                continue
+            found.append(path)
+    return found
+
+
+def _globs(path: str, pattern: str) -> bool:
+    """Argo CD globs: one, or ``{a,b}`` alternatives."""
+    text = pattern.strip()
+    options = text[1:-1].split(",") if text.startswith("{") and text.endswith("}") else [text]
+    name = posixpath.basename(path)
+    return any(fnmatch.fnmatchcase(path, o) or fnmatch.fnmatchcase(name, o) for o in options)
+
+
+def _generated(root: Path, path: str) -> dict[str, Any]:
+    """The kustomization Flux writes for a path without one."""
+    base = root / path
+    resources: list[str] = []
+    for folder, dirs, names in os.walk(base):
+        here = Path(folder)
+        if here != base and any(n in KUSTOMIZATION_FILES for n in names):
+            resources.append(here.relative_to(base).as_posix())
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.endswith((".yaml", ".yml")) and not name.startswith("."):
+                if here == base and name in KUSTOMIZATION_FILES:
+                    continue
+                resources.append((here / name).relative_to(base).as_posix())
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(resources),
+    }
+
+
+def _kustomization(folder: Path) -> dict[str, Any]:
+    for name in KUSTOMIZATION_FILES:
+        if (folder / name).is_file():
+            docs = list(loader.documents(loader.decode((folder / name).read_bytes())))
+            return dict(docs[0].value) if docs and isinstance(docs[0].value, dict) else {}
+    return {}
+
+
+def _merged(doc: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(doc)
+    for key, value in extra.items():
+        if isinstance(value, list):
+            merged[key] = [*(merged.get(key) or []), *copy.deepcopy(value)]
+        elif isinstance(value, Mapping):
+            merged[key] = {**(merged.get(key) or {}), **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _mirror(root: Path, path: str, doc: dict[str, Any], scratch: Path) -> tuple[Path, Path]:
+    """A folder mirroring ``root``, with ``doc`` as ``path``'s kustomization."""
+    base = Path(tempfile.mkdtemp(prefix="mirror-", dir=scratch))
+    root = root.resolve()
+    parts = [] if path == "." else path.split("/")
+    here, there = root, base
+    for depth in range(len(parts) + 1):
+        nxt = parts[depth] if depth < len(parts) else None
+        for child in os.listdir(here):
+            if child == nxt or (nxt is None and child in KUSTOMIZATION_FILES):
+                continue
+            os.symlink(here / child, there / child)
+        if nxt is None:
+            break
+        here, there = here / nxt, there / nxt
+        there.mkdir()
+    (there / "kustomization.yaml").write_text(
+        yaml.dump(doc, Dumper=Dumper, sort_keys=False), encoding="utf-8"
+    )
+    return base, there
+
+
+def _resources(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "List" and "items" in doc:
+            yield from _resources(doc.get("items") or [])
+        elif isinstance(doc, dict):
+            yield doc
+
+
+# -- what the agent does after building ---------------------------------------------------------
+def _after(entry: EntryPoint, done: Rendered) -> Rendered:
+    build = entry.build
+    changes = (
+        build.common_labels or build.common_annotations or build.default_namespace
+    ) or build.substitute is not None
+    if not changes:
+        text = done.text if done.text else _dump(done.resources)
+        return Rendered(entry, done.resources, text, done.renderer, folder=done.folder)
+    resources = [copy.deepcopy(r) for r in done.resources]
+    unresolved: set[str] = set()
+    out = []
+    for resource in resources:
+        meta = resource.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            out.append(resource)
+            continue
+        if build.common_labels:
+            meta["labels"] = {**(meta.get("labels") or {}), **build.common_labels}
+        if build.common_annotations:
+            meta["annotations"] = {**(meta.get("annotations") or {}), **build.common_annotations}
+        if (
+            build.default_namespace
+            and not meta.get("namespace")
+            and resource.get("kind") not in kustomize.CLUSTER_SCOPED
+        ):
+            meta["namespace"] = build.default_namespace
+        if build.substitute is not None and not flux.disabled(resource):
+            text, missing = flux.substitute(_dump([resource]), build.substitute)
+            unresolved |= missing
+            out += [d.value for d in loader.documents(text) if isinstance(d.value, dict)]
+        else:
+            out.append(resource)
+    return Rendered(
+        entry,
+        tuple(out),
+        _dump(out),
+        done.renderer,
+        folder=done.folder,
+        unresolved=tuple(sorted(unresolved)),
+    )
+
+
+def _dump(resources: Iterable[Mapping[str, Any]]) -> str:
+    return "".join(
+        "---\n" + yaml.dump(dict(r), Dumper=Dumper, sort_keys=False, width=1 << 16)
+        for r in resources
+    )

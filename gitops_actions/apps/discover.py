@@ -1,0 +1,199 @@
+"""Find the entry points of a repo: agent objects first, then what nothing else covers."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gitops_actions.apps import argo, flux
+from gitops_actions.apps.model import EntryPoint, Model, Skipped, outermost
+from gitops_actions.apps.objects import CHART_FILE, KUSTOMIZATION_FILES, MANIFEST, Repo
+from gitops_actions.diff.tree import Tree
+
+# files in a repo that are configuration of tools, not resources: name -> what it is
+TOOL_FILES = {
+    "renovate.json": "Renovate configuration",
+    "renovate.json5": "Renovate configuration",
+    ".renovaterc": "Renovate configuration",
+    ".renovaterc.json": "Renovate configuration",
+    ".sops.yaml": "SOPS configuration",
+    ".gitlab-ci.yml": "GitLab CI configuration",
+    ".pre-commit-config.yaml": "pre-commit configuration",
+    ".yamllint": "yamllint configuration",
+    ".yamllint.yaml": "yamllint configuration",
+    "azure-pipelines.yml": "Azure Pipelines configuration",
+    "bitbucket-pipelines.yml": "Bitbucket Pipelines configuration",
+    "cloudbuild.yaml": "Cloud Build configuration",
+    "Taskfile.yaml": "Task configuration",
+    "Taskfile.yml": "Task configuration",
+    "docker-compose.yml": "Docker Compose file",
+    "docker-compose.yaml": "Docker Compose file",
+    "compose.yaml": "Docker Compose file",
+    "mkdocs.yml": "MkDocs configuration",
+    "values.schema.json": "Helm values schema",
+}
+
+
+def discover(
+    tree: Tree,
+    *,
+    repo_url: str = "",
+    exclude: Sequence[str] = (),
+    parsed: dict[str, Any] | None = None,
+) -> Model:
+    """The entry points of ``tree``; ``parsed`` caches parsed files by blob across trees."""
+    repo = Repo.read(tree, exclude, parsed)
+    notes: list[str] = []
+    entries: list[EntryPoint] = []
+    for found in (*flux.entries(repo, repo_url), *argo.entries(repo, repo_url)):
+        if isinstance(found, str):
+            notes.append(found)
+        else:
+            entries.append(found)
+    entries = _unique(entries)
+    covered = {i for e in entries for i in e.rendered_inputs}
+    included = set()
+    for folder in repo.kustomizations:
+        included |= {i for i in repo.closure(folder) if i != folder}
+    for folder in sorted(repo.kustomizations):
+        if folder in included or _covered(folder, covered) or repo.in_chart(folder):
+            continue
+        if repo.kustomizations[folder].get("kind") == "Component":
+            continue
+        entries.append(
+            EntryPoint(folder, "kustomize", folder, outermost(repo.closure(folder)), group=folder)
+        )
+        covered |= repo.closure(folder)
+    for chart in sorted(repo.charts):
+        if _covered(chart, covered) or any(c != chart and _inside(chart, c) for c in repo.charts):
+            continue
+        entries.append(EntryPoint(chart, "helm", chart, (chart,), group=chart))
+        covered.add(chart)
+    skipped = list(_non_resources(repo, entries))
+    skipped_files = {s.path for s in skipped}
+    kustomize_covered = [c for c in covered if c in repo.kustomizations]
+    plain: list[str] = []
+    for folder, names in sorted(repo.folders.items()):
+        if repo.in_chart(folder) or any(_inside(folder, c) for c in kustomize_covered):
+            continue
+        for name in sorted(names):
+            path = name if folder == "." else f"{folder}/{name}"
+            if not name.endswith(MANIFEST) or name in KUSTOMIZATION_FILES:
+                continue
+            if path in skipped_files or _covered(path, covered):
+                continue
+            plain.append(path)
+    return Model(tuple(_grouped(entries)), tuple(skipped), tuple(notes), tuple(plain))
+
+
+def _all_inputs(entry: EntryPoint) -> Iterable[str]:
+    yield from entry.inputs
+    for part in entry.parts:
+        yield from part.inputs
+
+
+def _covered(path: str, covered: set[str]) -> bool:
+    return path in covered or any(_inside(path, c) for c in covered if _is_folderish(c))
+
+
+def _is_folderish(path: str) -> bool:
+    return not path.endswith(MANIFEST) and not path.endswith(KUSTOMIZATION_FILES)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return folder == "." or path == folder or path.startswith(folder + "/")
+
+
+def _unique(entries: list[EntryPoint]) -> list[EntryPoint]:
+    """Entry points by name; a name seen twice (two ApplicationSet elements giving one app)
+    keeps the first."""
+    seen: dict[str, EntryPoint] = {}
+    for entry in entries:
+        seen.setdefault(entry.name, entry)
+    return list(seen.values())
+
+
+def _grouped(entries: list[EntryPoint]) -> list[EntryPoint]:
+    """Each entry point's group: the entry points applying it (the one whose inputs hold
+    the file that defines it), transitively, and those defined in the same file."""
+    parent: dict[str, str] = {e.name: e.name for e in entries}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    by_file: dict[str, str] = {}
+    for entry in entries:
+        if entry.defined_in:
+            first = by_file.setdefault(entry.defined_in, entry.name)
+            union(first, entry.name)
+    feeding: dict[str, list[str]] = {}
+    for entry in entries:
+        for item in entry.rendered_inputs:
+            feeding.setdefault(item, []).append(entry.name)
+    applied: set[str] = set()  # applied by another entry point
+    for entry in entries:
+        path = entry.defined_in
+        while path:
+            for other in feeding.get(path, ()):
+                union(entry.name, other)
+                if other != entry.name:
+                    applied.add(entry.name)
+            path = "" if path == "." else (posixpath.dirname(path) or ".")
+    roots: dict[str, str] = {}
+    for entry in sorted(entries, key=lambda e: (e.name in applied, e.name)):
+        roots.setdefault(find(entry.name), entry.name)
+    return [dataclasses.replace(e, group=roots[find(e.name)]) for e in entries]
+
+
+def _non_resources(repo: Repo, entries: list[EntryPoint]) -> Iterable[Skipped]:
+    """Files that are not resources and why: tool configuration, chart metadata, Helm
+    values an agent or kustomize references, kustomize configurations and openapi files."""
+    values: dict[str, str] = {}
+    for entry in entries:
+        for item in (entry, *entry.parts):
+            helm = item.build.helm
+            for file in helm.value_files if helm else ():
+                values.setdefault(file, f"Helm values of {entry.name}")
+            for file in item.inputs:
+                if file.endswith(MANIFEST) and item.unrenderable and file != item.defined_in:
+                    values.setdefault(file, f"Helm values of {entry.name}")
+    for obj in repo.of_kind("helm.toolkit.fluxcd.io/", "HelmRelease"):
+        chart = obj.spec.get("chart")
+        spec = chart.get("spec") if isinstance(chart, dict) else None
+        if isinstance(spec, dict):
+            base = str(spec.get("chart") or ".")
+            for file in spec.get("valuesFiles") or ():
+                path = posixpath.normpath(posixpath.join(base, str(file))).removeprefix("./")
+                values.setdefault(path, f"Helm values of HelmRelease {obj.name}")
+    for folder, doc in repo.kustomizations.items():
+        for key, what in (("configurations", "kustomize configuration"), ("openapi", "")):
+            refs = doc.get(key)
+            items = [refs.get("path")] if isinstance(refs, dict) else list(refs or ())
+            for ref in items:
+                if isinstance(ref, str):
+                    path = posixpath.normpath(posixpath.join(folder, ref)).removeprefix("./")
+                    values.setdefault(path, what or "kustomize openapi schema")
+        for chart in doc.get("helmCharts") or ():
+            if isinstance(chart, dict):
+                for key in ("valuesFile",):
+                    if isinstance(chart.get(key), str):
+                        path = posixpath.normpath(posixpath.join(folder, chart[key]))
+                        values.setdefault(path.removeprefix("./"), "Helm values (helmCharts)")
+    for path in repo.files:
+        name = path.rpartition("/")[2]
+        if name in TOOL_FILES:
+            yield Skipped(path, TOOL_FILES[name])
+        elif name == CHART_FILE:
+            continue  # its chart is an entry point
+        elif path in values:
+            yield Skipped(path, values[path])

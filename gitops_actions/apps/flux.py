@@ -1,0 +1,182 @@
+"""Flux ``Kustomization`` objects whose source is this repo, as entry points."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from gitops_actions.apps.model import Build, EntryPoint
+from gitops_actions.apps.objects import Object, Repo, mapping, normpath
+from gitops_actions.apps.source import same_repo
+
+API = "kustomize.toolkit.fluxcd.io/"
+SOURCE_API = "source.toolkit.fluxcd.io/"
+DISABLED = "kustomize.toolkit.fluxcd.io/substitute"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
+
+
+def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
+    """Entry points, and notes about Kustomizations that are not (another source...)."""
+    sources = {(o.namespace, o.name): o for o in repo.of_kind(SOURCE_API, "GitRepository")}
+    for obj in repo.of_kind(API, "Kustomization"):
+        spec = obj.spec
+        ref = mapping(spec.get("sourceRef"))
+        label = f"{obj.file}: Kustomization {obj.name}"
+        kind = str(ref.get("kind") or "GitRepository")
+        if kind != "GitRepository":
+            yield f"{label}: its source is {kind} {ref.get('name')}, not this repo"
+            continue
+        source = sources.get((str(ref.get("namespace") or obj.namespace), str(ref.get("name"))))
+        url = str(source.spec.get("url") or "") if source else ""
+        if url and repo_url and not same_repo(url, repo_url):
+            yield f"{label}: its source {url} is another repo"
+            continue
+        path = normpath(".", str(spec.get("path") or "."))
+        if not repo.is_dir(path):
+            yield f"{label}: spec.path {spec.get('path')!r} is not in the repo"
+            continue
+        yield _entry(repo, obj, path)
+
+
+def _entry(repo: Repo, obj: Object, path: str) -> EntryPoint:
+    spec = obj.spec
+    generated = path not in repo.kustomizations
+    inputs: set[str] = {obj.file}
+    if generated:
+        files, subs = repo.generated(path)
+        inputs |= set(files) | {path}
+        for sub in subs:
+            inputs |= repo.closure(sub)
+    else:
+        inputs |= repo.closure(path)
+    merged: dict[str, Any] = {}
+    components = [c for c in spec.get("components") or () if isinstance(c, str)]
+    for component in components:
+        inputs |= repo.closure(normpath(path, component))
+    if components:
+        merged["components"] = components
+    for key in ("patches", "images"):
+        if spec.get(key):
+            merged[key] = list(spec[key])
+    for key in ("namePrefix", "nameSuffix"):
+        if spec.get(key):
+            merged[key] = str(spec[key])
+    if spec.get("targetNamespace"):
+        merged["namespace"] = str(spec["targetNamespace"])
+    meta = mapping(spec.get("commonMetadata"))
+    notes: list[str] = []
+    substitute = None
+    post = spec.get("postBuild")
+    settings: set[str] = set()
+    if isinstance(post, dict):
+        substitute, settings, missing = _variables(repo, obj, post)
+        inputs |= settings
+        notes += missing
+    name = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name
+    return EntryPoint(
+        name=f"{obj.file}#{name}",
+        kind="flux",
+        path=path,
+        inputs=tuple(sorted(inputs)),
+        defined_in=obj.file,
+        build=Build(
+            generated=generated,
+            kustomize=merged,
+            common_labels=_strings(meta.get("labels")),
+            common_annotations=_strings(meta.get("annotations")),
+            substitute=substitute,
+            default_namespace=str(spec.get("targetNamespace") or ""),
+        ),
+        notes=tuple(notes),
+        settings=tuple(sorted(settings)),
+    )
+
+
+def _variables(
+    repo: Repo, obj: Object, post: dict[str, Any]
+) -> tuple[dict[str, str], set[str], list[str]]:
+    """The variables of ``postBuild``: ``substituteFrom`` ConfigMaps and Secrets found in the
+    repo (in order), then ``substitute``; the files they come from; notes on what is not."""
+    values: dict[str, str] = {}
+    files: set[str] = set()
+    notes: list[str] = []
+    for ref in post.get("substituteFrom") or ():
+        if not isinstance(ref, dict):
+            continue
+        kind, name = str(ref.get("kind") or ""), str(ref.get("name") or "")
+        found = [
+            o
+            for o in repo.objects
+            if o.kind == kind
+            and o.api == "v1"
+            and o.name == name
+            and (o.namespace or obj.namespace) == obj.namespace
+        ]
+        if not found:
+            found = [o for o in repo.objects if o.kind == kind and o.api == "v1" and o.name == name]
+        if not found:
+            if not ref.get("optional"):
+                notes.append(f"substituteFrom {kind} {name} is not in the repo")
+            continue
+        files.add(found[0].file)
+        values.update(_data(found[0]))
+    values.update(_strings(post.get("substitute")))
+    return values, files, notes
+
+
+def _data(obj: Object) -> dict[str, str]:
+    found = _strings(obj.value.get("data"))
+    if obj.kind != "Secret":
+        return found
+    decoded = {}
+    for key, value in found.items():
+        try:
+            decoded[key] = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            continue  # encrypted (SOPS) or not base64: left for the cluster
+    return decoded | _strings(obj.value.get("stringData"))
+
+
+def _strings(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): _text(v) for k, v in value.items() if not isinstance(v, dict | list)}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def substitute(text: str, values: Mapping[str, str]) -> tuple[str, set[str]]:
+    """``text`` with ``${VAR}`` (and ``${VAR:=default}``, ``${VAR:-default}``) replaced as
+    Flux does, and the names of variables neither the repo nor a default gives a value.
+    Those stay as written: their value comes from the cluster."""
+    missing: set[str] = set()
+
+    def one(match: re.Match[str]) -> str:
+        name, op, default = match[1], match[2], match[3]
+        if name in values and (values[name] != "" or not op or not op.startswith(":")):
+            return values[name]
+        if op:
+            return default
+        missing.add(name)
+        return match[0]
+
+    parts = text.split("$${")  # $${VAR} is an escaped, literal ${VAR}
+    out = [_VAR.sub(one, part) for part in parts]
+    return "${".join(out), missing
+
+
+def disabled(resource: Mapping[str, Any]) -> bool:
+    meta = resource.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    return any(
+        isinstance(m, Mapping) and str(m.get(DISABLED, "")).lower() == "disabled"
+        for m in (annotations, labels)
+    )

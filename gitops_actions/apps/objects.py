@@ -1,0 +1,201 @@
+"""The repo as read for the model: its files, kustomizations, and agent objects."""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_actions import kustomize
+from gitops_actions.diff.tree import Tree
+from gitops_actions.validate import loader
+
+KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
+CHART_FILE = "Chart.yaml"
+MANIFEST = (".yaml", ".yml", ".json")
+_AGENT_NEEDLES = (b"toolkit.fluxcd.io", b"argoproj.io")
+_VALUE_NEEDLES = (b"ConfigMap", b"Secret")
+
+
+@dataclass(frozen=True)
+class Object:
+    """A YAML document of the repo that the model reads (a Flux or Argo CD object, a
+    ConfigMap or Secret that substitutions come from)."""
+
+    file: str
+    value: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.value.get("kind") or "")
+
+    @property
+    def api(self) -> str:
+        return str(self.value.get("apiVersion") or "")
+
+    @property
+    def name(self) -> str:
+        return str(_meta(self.value).get("name") or "")
+
+    @property
+    def namespace(self) -> str:
+        return str(_meta(self.value).get("namespace") or "")
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.value.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+
+def _meta(value: dict[str, Any]) -> dict[str, Any]:
+    return mapping(value.get("metadata"))
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def normpath(base: str, ref: str) -> str:
+    joined = posixpath.normpath(posixpath.join(base, ref.lstrip("/") if base == "." else ref))
+    return "." if joined in ("", ".") else joined.removeprefix("./")
+
+
+def parse(data: bytes) -> list[Any]:
+    """Every document's value; nothing when the file is not readable YAML (validate
+    reports that file on its own)."""
+    try:
+        return [d.value for d in loader.documents(loader.decode(data))]
+    except (loader.LoadError, ValueError, UnicodeDecodeError):
+        return []
+
+
+@dataclass
+class Repo:
+    """One ref of the config repo, indexed for discovery."""
+
+    tree: Tree
+    exclude: tuple[str, ...] = ()
+    files: list[str] = field(default_factory=list)
+    folders: dict[str, list[str]] = field(default_factory=dict)  # folder -> file names
+    kustomizations: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder -> doc
+    kustomization_files: dict[str, str] = field(default_factory=dict)  # folder -> file
+    charts: set[str] = field(default_factory=set)
+    objects: list[Object] = field(default_factory=list)
+    _closures: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(
+        cls, tree: Tree, exclude: Sequence[str] = (), parsed: dict[str, Any] | None = None
+    ) -> Repo:
+        repo = cls(tree, tuple(exclude))
+        repo.files = [f for f in tree.files() if not repo.ignored(f)]
+        for path in repo.files:
+            folder, _, name = path.rpartition("/")
+            repo.folders.setdefault(folder or ".", []).append(name)
+        repo.charts = {f for f, names in repo.folders.items() if CHART_FILE in names}
+        cache = {} if parsed is None else parsed
+        wanted = []
+        for folder, names in repo.folders.items():
+            found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
+            if found and not repo.in_chart(folder):
+                repo.kustomization_files[folder] = found if folder == "." else f"{folder}/{found}"
+        tree.prefetch(repo.kustomization_files.values())
+        for folder, rel in repo.kustomization_files.items():
+            key = "k:" + tree.blob(rel)
+            if key not in cache:
+                docs = parse(tree.read(rel))
+                cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
+            repo.kustomizations[folder] = cache[key]
+        kept = set(repo.files)
+        candidates = [
+            p
+            for p in tree.grep(*_AGENT_NEEDLES, *_VALUE_NEEDLES)
+            if p in kept and p.endswith(MANIFEST) and not p.endswith(KUSTOMIZATION_FILES)
+        ]
+        wanted = [p for p in candidates if not repo.in_chart(posixpath.dirname(p) or ".")]
+        tree.prefetch(wanted)
+        for path in wanted:
+            key = "o:" + tree.blob(path)
+            if key not in cache:
+                cache[key] = [d for d in parse(tree.read(path)) if isinstance(d, dict)]
+            repo.objects.extend(Object(path, d) for d in cache[key])
+        return repo
+
+    def ignored(self, path: str) -> bool:
+        """Hidden directories and files (.git, .github, .sops.yaml) and --exclude globs."""
+        if any(part.startswith(".") for part in path.split("/")[:-1]):
+            return True
+        return any(_glob(path, pattern) for pattern in self.exclude)
+
+    def in_chart(self, folder: str) -> bool:
+        return any(folder == c or folder.startswith(c + "/") for c in self.charts)
+
+    def is_dir(self, folder: str) -> bool:
+        if folder == ".":
+            return True
+        return folder in self.folders or any(f.startswith(folder + "/") for f in self.folders)
+
+    def closure(self, folder: str) -> frozenset[str]:
+        """Everything the kustomization in ``folder`` is built from (files and folders)."""
+        return self._closure(folder, frozenset())
+
+    def _closure(self, folder: str, seen: frozenset[str]) -> frozenset[str]:
+        if folder in self._closures:
+            return self._closures[folder]
+        found = {folder}
+        for ref in kustomize.references(self.kustomizations.get(folder, {})):
+            target = normpath(folder, ref)
+            if target in self.kustomizations and target not in seen:
+                found |= self._closure(target, seen | {folder})
+            else:
+                found.add(target)
+        result = frozenset(found)
+        self._closures[folder] = result
+        return result
+
+    def manifests_under(self, folder: str, *, recurse: bool = True) -> Iterator[str]:
+        """Manifest files in ``folder`` (and below it, with ``recurse``)."""
+        prefix = "" if folder == "." else folder + "/"
+        for path in self.files:
+            if not path.startswith(prefix) or not path.endswith(MANIFEST):
+                continue
+            rest = path[len(prefix) :]
+            if "/" in rest and not recurse:
+                continue
+            yield path
+
+    def generated(self, folder: str) -> tuple[list[str], list[str]]:
+        """What Flux generates for a path without a kustomization: (files, folders) -
+        every .yaml/.yml manifest below it, and sub-folders holding a kustomization taken
+        whole."""
+        subs = sorted(
+            f for f in self.kustomizations if f != folder and _inside(f, folder) and f != "."
+        )
+        outer = [s for s in subs if not any(_inside(s, o) and s != o for o in subs)]
+        files = [
+            p
+            for p in self.manifests_under(folder)
+            if p.endswith((".yaml", ".yml"))
+            and not any(_inside(p, o) for o in outer)
+            and not self.in_chart(posixpath.dirname(p) or ".")
+        ]
+        return files, outer
+
+    def of_kind(self, api_prefix: str, *kinds: str) -> Iterable[Object]:
+        return (o for o in self.objects if o.api.startswith(api_prefix) and o.kind in kinds)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return folder == "." or path == folder or path.startswith(folder + "/")
+
+
+def _glob(path: str, pattern: str) -> bool:
+    pattern = pattern.strip("/").removeprefix("./")
+    return (
+        fnmatch.fnmatchcase(path, pattern)
+        or fnmatch.fnmatchcase(path, pattern + "/*")
+        or path.startswith(pattern + "/")
+    )

@@ -1,0 +1,207 @@
+"""The application model on fixture repos in the shapes real config repos use."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_actions import apps
+from gitops_actions.apps import flux
+from gitops_actions.apps.source import canonical
+
+from support import need
+
+DATA = Path(__file__).parent.parent / "data" / "apps"
+MONOREPO = DATA / "flux-monorepo"
+KS_LAYOUT = DATA / "flux-apps"
+ARGOCD = DATA / "argocd"
+
+
+def names(model: apps.Model) -> dict[str, tuple[str, str]]:
+    return {e.name: (e.kind, e.path) for e in model.entries}
+
+
+def identities(rendered: apps.Rendered) -> list[tuple[str, str, str]]:
+    return sorted(
+        (
+            str(r.get("kind")),
+            str((r.get("metadata") or {}).get("namespace") or ""),
+            str((r.get("metadata") or {}).get("name") or ""),
+        )
+        for r in rendered.resources
+    )
+
+
+@pytest.fixture
+def kubectl() -> None:
+    if shutil.which("kubectl") is None:
+        need("kubectl (with kustomize) is not installed")
+
+
+def render(root: Path, name: str, tmp_path: Path) -> apps.Rendered:
+    model = apps.read(root)
+    [entry] = [e for e in model.entries if e.name == name]
+    return apps.render(root, entry, tmp_path)
+
+
+def test_flux_monorepo_entry_points_and_their_clusters() -> None:
+    model = apps.read(MONOREPO, repo_url="https://github.com/example/fleet.git")
+    found = names(model)
+    assert found == {
+        f"clusters/{env}/{file}#flux-system/{name}": ("flux", path)
+        for env in ("production", "staging")
+        for file, name, path in (
+            ("flux-system/gotk-sync.yaml", "flux-system", f"clusters/{env}"),
+            ("apps.yaml", "apps", f"apps/{env}"),
+            ("infrastructure.yaml", "infra-controllers", "infrastructure/controllers"),
+            ("infrastructure.yaml", "infra-configs", "infrastructure/configs"),
+        )
+    }
+    groups = {e.name: e.group for e in model.entries}
+    for env in ("production", "staging"):
+        root = f"clusters/{env}/flux-system/gotk-sync.yaml#flux-system/flux-system"
+        mine = [n for n, g in groups.items() if n.startswith(f"clusters/{env}/")]
+        assert {groups[n] for n in mine} == {root}
+    assert model.skipped == (apps.Skipped("renovate.json", "Renovate configuration"),)
+    assert model.plain_files == ()
+    [prod] = [
+        e for e in model.entries if e.name == "clusters/production/apps.yaml#flux-system/apps"
+    ]
+    assert prod.build.generated is False
+    assert set(prod.inputs) >= {
+        "clusters/production/apps.yaml",
+        "apps/production",
+        "apps/base/podinfo",
+    }
+
+
+def test_a_source_in_another_repo_is_not_an_entry_point() -> None:
+    model = apps.read(MONOREPO, repo_url="https://github.com/example/other")
+    assert {e.kind for e in model.entries} == {"kustomize"}  # the roots, as without Flux
+    assert any("is another repo" in n for n in model.notes)
+
+
+def test_affected_maps_changed_files_to_the_entry_points_they_feed() -> None:
+    found = {e.name for e in apps.affected(MONOREPO, ["apps/base/podinfo/deployment.yaml"])}
+    assert found == {
+        "clusters/production/apps.yaml#flux-system/apps",
+        "clusters/staging/apps.yaml#flux-system/apps",
+    }
+    found = {e.name for e in apps.affected(MONOREPO, ["./clusters/staging/apps.yaml"])}
+    assert found == {
+        "clusters/staging/apps.yaml#flux-system/apps",
+        "clusters/staging/flux-system/gotk-sync.yaml#flux-system/flux-system",
+    }
+    component = "kubernetes/components/volsync/pvc.yaml"
+    found = {e.name.split("#")[0] for e in apps.affected(KS_LAYOUT, [component])}
+    assert found == {
+        f"kubernetes/apps/{a}/ks.yaml" for a in ("default/echo", "media/jellyfin", "media/sonarr")
+    }
+    settings = "kubernetes/flux/vars/cluster-settings.yaml"
+    assert len(apps.affected(KS_LAYOUT, [settings])) == 4
+    assert apps.affected(KS_LAYOUT, ["README.md"]) == []
+
+
+def test_flux_generated_kustomization_takes_every_manifest_under_the_path(tmp_path: Path) -> None:
+    done = render(
+        MONOREPO, "clusters/production/flux-system/gotk-sync.yaml#flux-system/flux-system", tmp_path
+    )
+    assert identities(done) == [
+        ("GitRepository", "flux-system", "flux-system"),
+        ("Kustomization", "flux-system", "apps"),
+        ("Kustomization", "flux-system", "flux-system"),
+        ("Kustomization", "flux-system", "infra-configs"),
+        ("Kustomization", "flux-system", "infra-controllers"),
+        ("Namespace", "", "flux-system"),
+    ]
+    assert done.error == "" and done.renderer == "in-process"
+
+
+def test_ks_layout_components_substitutions_and_target_namespace(
+    tmp_path: Path, kubectl: None
+) -> None:
+    model = apps.read(KS_LAYOUT)
+    assert names(model)["kubernetes/apps/media/sonarr/ks.yaml#flux-system/sonarr"] == (
+        "flux",
+        "kubernetes/apps/media/sonarr/app",
+    )
+    assert model.plain_files == (
+        "kubernetes/flux/cluster/gitrepository.yaml",
+        "kubernetes/flux/cluster/ks.yaml",
+        "kubernetes/flux/vars/cluster-settings.yaml",
+    )
+    done = render(KS_LAYOUT, "kubernetes/apps/media/sonarr/ks.yaml#flux-system/sonarr", tmp_path)
+    assert done.error == "", done.error
+    assert identities(done) == [
+        ("ConfigMap", "media", "sonarr-alerts"),
+        ("Deployment", "media", "sonarr"),
+        ("PersistentVolumeClaim", "media", "sonarr"),
+    ]
+    by_kind: dict[str, Any] = {r["kind"]: r for r in done.resources}
+    pvc = by_kind["PersistentVolumeClaim"]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "5Gi"  # substitute
+    assert pvc["spec"]["storageClassName"] == "ceph-block"  # ${VAR:-default}
+    assert pvc["metadata"]["labels"] == {"app.kubernetes.io/name": "sonarr"}  # commonMetadata
+    container = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [{"name": "TZ", "value": "Europe/Paris"}]  # substituteFrom
+    assert by_kind["ConfigMap"]["data"]["domain"] == "${SECRET_DOMAIN}"  # left to the cluster
+    assert done.unresolved == ("SECRET_DOMAIN",)
+    echo = render(KS_LAYOUT, "kubernetes/apps/default/echo/ks.yaml#flux-system/echo", tmp_path)
+    [claim] = [r for r in echo.resources if r["kind"] == "PersistentVolumeClaim"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"  # ${VAR:=default}
+
+
+def test_argocd_app_of_apps_applicationset_and_multi_source(tmp_path: Path, kubectl: None) -> None:
+    model = apps.read(ARGOCD, repo_url="git@github.com:example/argo-config")
+    assert names(model) == {
+        "argocd/monitoring.yaml#argocd/monitoring": ("argocd", "."),
+        "bootstrap/root.yaml#argocd/root": ("argocd", "argocd"),
+        "argocd/appset.yaml#guestbook": ("argocd", "apps/guestbook"),
+        "argocd/appset.yaml#web": ("argocd", "apps/web"),
+    }
+    assert {e.group for e in model.entries} == {"bootstrap/root.yaml#argocd/root"}
+    assert (
+        apps.Skipped(
+            "values/monitoring.yaml", "Helm values of argocd/monitoring.yaml#argocd/monitoring"
+        )
+        in model.skipped
+    )
+    assert model.plain_files == ("apps/legacy/configmap.yaml", "bootstrap/root.yaml")
+    assert any("someone-else/manifests" in n for n in model.notes)
+    monitoring = render(ARGOCD, "argocd/monitoring.yaml#argocd/monitoring", tmp_path)
+    assert identities(monitoring) == [("ConfigMap", "monitoring", "mon-dashboards")]
+    assert monitoring.resources[0]["metadata"]["labels"] == {"team": "observability"}
+    assert "kube-prometheus-stack" in monitoring.skipped
+    web = render(ARGOCD, "argocd/appset.yaml#web", tmp_path)
+    assert identities(web) == [("Deployment", "web", "web"), ("Service", "web", "web")]
+    guestbook = render(ARGOCD, "argocd/appset.yaml#guestbook", tmp_path)
+    [deployment] = guestbook.resources
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "gcr.io/heptio-images/ks-guestbook-demo:0.2"
+    assert deployment["metadata"]["namespace"] == "guestbook"  # destination.namespace
+
+
+def test_substitution_follows_flux() -> None:
+    values = {"A": "x", "EMPTY": ""}
+    text, missing = flux.substitute(
+        "${A} ${B:=b} ${EMPTY:=e} ${EMPTY=e} ${C:-c} $${A} ${D}", values
+    )
+    assert text == "x b e  c ${A} ${D}"
+    assert missing == {"D"}
+    assert flux.disabled({"metadata": {"annotations": {flux.DISABLED: "disabled"}}})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/Example/Fleet.git",
+        "git@github.com:example/fleet",
+        "ssh://git@github.com/example/fleet/",
+        "https://token@github.com/example/fleet",
+    ],
+)
+def test_repository_urls_compare_by_host_and_path(url: str) -> None:
+    assert canonical(url) == "github.com/example/fleet"
