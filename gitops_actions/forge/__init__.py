@@ -39,6 +39,18 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Refs:
+    """Where a pull request's head and base are: commit, branches and clone URLs."""
+
+    head_sha: str
+    head_ref: str
+    head_url: str
+    base_ref: str
+    base_url: str
+    fork: bool
+
+
+@dataclass(frozen=True)
 class HttpOptions:
     """How hard a forge client tries before giving up.
 

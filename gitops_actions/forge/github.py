@@ -20,6 +20,7 @@ from gitops_actions.forge import (
     Comment,
     HttpOptions,
     PullRequest,
+    Refs,
     api_detail,
     env_token,
 )
@@ -116,6 +117,26 @@ class GitHubForge:
     def pull_request_head(self, *, project: str, number: int) -> str:
         with _api_errors(f"{project}#{number}", self.url):
             return str(self._pull(project, number).head.sha or "")
+
+    def pull_request_refs(self, *, project: str, number: int) -> Refs:
+        with _api_errors(f"{project}#{number}", self.url):
+            pull = self._client.get_repo(project).get_pull(number)
+            head_repo = pull.head.repo
+            return Refs(
+                head_sha=str(pull.head.sha or ""),
+                head_ref=str(pull.head.ref or ""),
+                head_url=str(head_repo.clone_url if head_repo else ""),
+                base_ref=str(pull.base.ref or ""),
+                base_url=str(pull.base.repo.clone_url or ""),
+                fork=head_repo is None or head_repo.full_name.lower() != project.lower(),
+            )
+
+    def set_commit_status(
+        self, *, project: str, sha: str, state: str, context: str, description: str
+    ) -> None:
+        with _api_errors(f"{project} status of {sha[:12]}", self.url):
+            commit = self._comments_client.get_repo(project).get_commit(sha)
+            commit.create_status(state=state, description=description[:140], context=context)
 
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
         found = []

@@ -17,6 +17,7 @@ from gitops_actions.forge import (
     Comment,
     HttpOptions,
     PullRequest,
+    Refs,
     api_detail,
     env_token,
 )
@@ -133,6 +134,35 @@ class GitLabForge:
             repo = self._client.projects.get(project.strip("/"), lazy=True)
             found = repo.mergerequests.get(number, max_retries=self._retries)
             return str(found.sha or "")
+
+    def pull_request_refs(self, *, project: str, number: int) -> Refs:
+        with _api_errors(f"{project}!{number}", self.url):
+            repo = self._client.projects.get(project.strip("/"), max_retries=self._retries)
+            found = repo.mergerequests.get(number, max_retries=self._retries)
+            source = found.source_project_id
+            head_url = str(repo.http_url_to_repo)
+            if source != found.target_project_id:
+                fork = self._client.projects.get(source, max_retries=self._retries)
+                head_url = str(fork.http_url_to_repo)
+            return Refs(
+                head_sha=str(found.sha or ""),
+                head_ref=str(found.source_branch),
+                head_url=head_url,
+                base_ref=str(found.target_branch),
+                base_url=str(repo.http_url_to_repo),
+                fork=source != found.target_project_id,
+            )
+
+    def set_commit_status(
+        self, *, project: str, sha: str, state: str, context: str, description: str
+    ) -> None:
+        state = {"failure": "failed", "error": "failed"}.get(state, state)
+        with _api_errors(f"{project} status of {sha[:12]}", self.url):
+            repo = self._client.projects.get(project.strip("/"), lazy=True)
+            repo.commits.get(sha, lazy=True).statuses.create(
+                {"state": state, "name": context, "description": description[:255]},
+                max_retries=self._retries,
+            )
 
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
         self._writable()

@@ -52,11 +52,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Hand off to Argo CD or Flux and wait until the new revision is applied.",
         examples=("gitops-actions handoff --agent argocd --app shop-prod --revision <sha>",),
     ),
-    Entry(
-        "serve",
-        "Run the PR-comment bot as a small web service.",
-        examples=("gitops-actions serve --listen 127.0.0.1:8080",),
-    ),
+    Entry("serve", "Run the PR-comment bot as a small web service.", "serve"),
     Entry("demo", "Run the whole pipeline on bundled example repos with local stand-ins.", "demo"),
 )
 

@@ -39,6 +39,7 @@ class GitHubApi(FakeApi):
         self.pulls: dict[str, dict[int, dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
         self.minimized: dict[int, str] = {}  # comment id -> classifier
+        self.statuses: list[dict[str, Any]] = []  # commit statuses, oldest first
         self._ids = itertools.count(1001)
         number, comment = r"/(?P<number>\d+)", r"/issues/comments/(?P<comment_id>\d+)"
         self.route("GET", REPO, self._get_repo)
@@ -51,6 +52,8 @@ class GitHubApi(FakeApi):
         self.route("GET", REPO + comment, self._get_comment)
         self.route("PATCH", REPO + comment, self._edit_comment)
         self.route("DELETE", REPO + comment, self._delete_comment)
+        self.route("GET", REPO + r"/commits/(?P<sha>[0-9a-f]{7,40})", self._get_commit)
+        self.route("POST", REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
         self.route("POST", "/graphql", self._graphql)
 
     def token_of(self, request: Request) -> str | None:
@@ -278,6 +281,28 @@ class GitHubApi(FakeApi):
     def _delete_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
         del self.comments[self._comment(owner, name, comment_id)["id"]]
         return Reply(204)
+
+    # -- commit statuses -----------------------------------------------------------------
+    def _get_commit(self, request: Request, owner: str, name: str, sha: str) -> Reply:
+        full = self._repo(owner, name)
+        return Reply(200, {"sha": sha, "url": f"{self.url}/repos/{full}/commits/{sha}"})
+
+    def _create_status(self, request: Request, owner: str, name: str, sha: str) -> Reply:
+        full, data = self._repo(owner, name), request.body or {}
+        if data.get("state") not in ("error", "failure", "pending", "success"):
+            raise ApiError(422, {"message": "Validation Failed", "documentation_url": DOCS})
+        status = {
+            "id": next(self._ids),
+            "repo": full,
+            "sha": sha,
+            "state": data["state"],
+            "context": data.get("context") or "default",
+            "description": data.get("description"),
+            "target_url": data.get("target_url"),
+            "created_at": _now(),
+        }
+        self.statuses.append(status)
+        return Reply(201, {k: v for k, v in status.items() if k not in ("repo", "sha")})
 
     # -- GraphQL -------------------------------------------------------------------------
     def _graphql(self, request: Request) -> Reply:

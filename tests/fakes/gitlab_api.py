@@ -35,6 +35,7 @@ class GitLabApi(FakeApi):
         self.projects: dict[int, dict[str, Any]] = {}
         self.merge_requests: dict[int, dict[int, dict[str, Any]]] = {}
         self.notes: dict[int, dict[str, Any]] = {}
+        self.statuses: list[dict[str, Any]] = []  # commit statuses, oldest first
         self._ids = itertools.count(101)
         self.route("GET", PROJECT, self._get_project)
         self.route("GET", PROJECT + "/merge_requests", self._list_mrs)
@@ -46,6 +47,7 @@ class GitLabApi(FakeApi):
         self.route("GET", MR + r"/notes/(?P<note_id>\d+)", self._get_note)
         self.route("PUT", MR + r"/notes/(?P<note_id>\d+)", self._update_note)
         self.route("DELETE", MR + r"/notes/(?P<note_id>\d+)", self._delete_note)
+        self.route("POST", PROJECT + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
 
     def token_of(self, request: Request) -> str | None:
         headers = request.headers
@@ -279,3 +281,20 @@ class GitLabApi(FakeApi):
     def _delete_note(self, request: Request, project: str, iid: str, note_id: str) -> Reply:
         del self.notes[self._note(project, iid, note_id)["id"]]
         return Reply(204)
+
+    # -- commit statuses -----------------------------------------------------------------
+    def _create_status(self, request: Request, project: str, sha: str) -> Reply:
+        found, data = self._project(project), request.body or {}
+        if data.get("state") not in ("pending", "running", "success", "failed", "canceled"):
+            raise ApiError(400, {"message": "state does not have a valid value"})
+        status = {
+            "id": next(self._ids),
+            "sha": sha,
+            "status": data["state"],
+            "name": data.get("name") or data.get("context") or "default",
+            "description": data.get("description"),
+            "target_url": data.get("target_url"),
+            "created_at": _now(),
+        }
+        self.statuses.append(status | {"project": found["path"]})
+        return Reply(201, status)

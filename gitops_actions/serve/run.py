@@ -1,0 +1,228 @@
+"""One run: fetch base and head, render and diff them, validate the head, reply.
+
+The reply is the one sticky comment (``gitops_actions.comment``) stamped with the job's
+sequence number, so an older run never overwrites a newer one, and the commit status
+``gitops-actions/diff``. The run stops without replying when its lease is lost or when a
+newer head of the pull request is already waiting. Transient failures (the forge or git
+unreachable, rate limits beyond the client's own waits) queue the job again with backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from gitops_actions import git
+from gitops_actions.ci import Dialect
+from gitops_actions.comment import sticky
+from gitops_actions.comment.markers import clean_target
+from gitops_actions.comment.parts import comment_parts
+from gitops_actions.comment.render import Document, code, render
+from gitops_actions.diff.tree import GitTree
+from gitops_actions.diffmodel import Diff
+from gitops_actions.errors import ExternalError, GitopsError
+from gitops_actions.forge import Comment, Forge, HttpOptions, Refs
+from gitops_actions.retry import Backoff
+from gitops_actions.serve.events import Job
+from gitops_actions.serve.mirror import HeadMissing, Mirrors
+from gitops_actions.serve.store import Claim, LeaseLost, Store
+from gitops_actions.serve.telemetry import Log
+from gitops_actions.serve.worker import Result
+from gitops_actions.step import Context
+from gitops_actions.steps import diff as diff_step
+from gitops_actions.validate.findings import Outcome
+from gitops_actions.validate.runner import Request, validate
+
+STATUS_CONTEXT = "gitops-actions/diff"
+SHOWN_FINDINGS = 20
+
+
+class ReplyForge(Forge, Protocol):
+    def pull_request_refs(self, *, project: str, number: int) -> Refs: ...
+
+    def set_commit_status(
+        self, *, project: str, sha: str, state: str, context: str, description: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    forge: str
+    forge_url: str | None
+    token: str | None
+    state: Path
+    env: Mapping[str, str]  # what renders and git see: no secrets in it
+    target: str = "serve"
+    render_workers: int = 2
+    max_attempts: int = 6
+    max_parts: int = 10
+    http: HttpOptions = field(default_factory=lambda: HttpOptions(write_interval=0.0))
+
+
+class Runner:
+    def __init__(self, config: RunConfig, store: Store, log: Log) -> None:
+        self.config, self.store, self.log = config, store, log
+        env = dict(config.env)
+        self.mirrors = Mirrors(config.state / "mirrors", config.forge, config.token, env)
+        self.ci = Dialect(env, open(os.devnull, "w"))  # noqa: SIM115 (one for the process)
+
+    def forge(self) -> ReplyForge:
+        token = self.config.token or ""
+        if self.config.forge == "github":
+            from gitops_actions.forge.github import DEFAULT_URL, GitHubForge
+
+            url = self.config.forge_url or DEFAULT_URL
+            return GitHubForge(token, url=url, http=self.config.http)
+        from gitops_actions.forge.gitlab import DEFAULT_URL as GITLAB_URL
+        from gitops_actions.forge.gitlab import GitLabForge
+
+        url = self.config.forge_url or GITLAB_URL
+        return GitLabForge(token, url=url, http=self.config.http)
+
+    def __call__(self, claim: Claim) -> Result:
+        job = claim.job
+        fields = {"delivery": job.delivery, "pr": job.key}
+        try:
+            return self._run(claim)
+        except LeaseLost:
+            return Result("lost")
+        except HeadMissing as err:
+            self.log("head moved on", level="warning", error=err.one_line(), **fields)
+            return Result("stale")
+        except ExternalError as err:
+            if err.transient and job.attempt + 1 < self.config.max_attempts:
+                pause = Backoff(base=2.0, cap=120.0, collisions=job.attempt).next()
+                claim.job = replace(job, attempt=job.attempt + 1)
+                self.log("run failed, will retry", level="warning", error=err.one_line(),
+                         retry_in=round(pause, 2), **fields)  # fmt: skip
+                return Result("retry", retry_in=pause)
+            self.log("run failed", level="error", error=err.one_line(), **fields)
+            self._status(job, "error", f"gitops-actions could not run: {err.message[:100]}")
+            return Result("error")
+
+    def _checkpoint(self, claim: Claim) -> None:
+        if claim.lost.is_set():
+            raise LeaseLost(f"{claim.job.key}: lease lost")
+
+    def _status(self, job: Job, state: str, description: str) -> None:
+        if not job.head_sha:
+            return
+        try:
+            self.forge().set_commit_status(
+                project=job.project,
+                sha=job.head_sha,
+                state=state,
+                context=STATUS_CONTEXT,
+                description=description,
+            )
+        except GitopsError as err:
+            self.log("cannot set the commit status", level="error", error=err.one_line())
+
+    def _run(self, claim: Claim) -> Result:
+        forge = self.forge()
+        job = claim.job
+        if not job.head_sha:  # a comment command: the forge knows where the pull request is
+            refs = forge.pull_request_refs(project=job.project, number=job.number)
+            job = claim.job = replace(job, **asdict(refs))
+        self._checkpoint(claim)
+        repo, base = self.mirrors.fetch(job)
+        self._checkpoint(claim)
+        scratch = Path(tempfile.mkdtemp(prefix="gitops-serve-"))
+        try:
+            try:
+                diff = self._diff(repo.path, base, job.head_sha, scratch)
+                checked = self._validate(repo.path, job.head_sha, diff, scratch)
+                doc = with_findings(render(diff), checked, scratch)
+                state = "failure" if checked and checked.errors else "success"
+                description = _describe(diff, checked)
+            except (GitopsError, OSError) as err:
+                if isinstance(err, ExternalError) and err.transient:
+                    raise
+                message = err.one_line() if isinstance(err, GitopsError) else str(err)
+                message = message.replace(str(scratch) + "/", "")
+                doc = Document(f"### gitops-actions\n\nThe diff failed: {code(message)}\n")
+                state, description = "failure", "the diff failed"
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        self._checkpoint(claim)
+        if self.store.waiting(job.key):
+            return Result("superseded")
+        self._reply(forge, job, doc)
+        self._checkpoint(claim)
+        forge.set_commit_status(
+            project=job.project,
+            sha=job.head_sha,
+            state=state,
+            context=STATUS_CONTEXT,
+            description=description,
+        )
+        return Result(state)
+
+    def _diff(self, repo: Path, base: str, head: str, scratch: Path) -> Diff:
+        out = scratch / "diff.json"
+        options = diff_step.Options(
+            repo=str(repo),
+            base=base,
+            head=head,
+            format=(f"json={out}",),
+            target=self.config.target,
+            workers=self.config.render_workers,
+        )
+        diff_step.run(options, Context(self.ci, self.config.env))
+        return Diff.from_json(out.read_text(encoding="utf-8"), path=str(out))
+
+    def _validate(self, repo: Path, head: str, diff: Diff, scratch: Path) -> Outcome | None:
+        changed = [app.name for app in diff.apps if app.changes]
+        if not changed:
+            return None
+        root = GitTree(git.Repo(repo, env=self.config.env), head, scratch).materialize(["."])
+        paths = tuple(str(root / name) for name in changed if (root / name).exists())
+        if not paths:
+            return None
+        return validate(Request(paths=paths, workers=1, env=self.config.env))
+
+    def _reply(self, forge: ReplyForge, job: Job, doc: Document) -> list[Comment]:
+        parts = comment_parts(
+            doc,
+            target=clean_target(self.config.target),
+            limit=forge.comment_limit,
+            head=job.head_sha,
+            run=job.seq,
+            max_parts=self.config.max_parts,
+        )
+        outcome = sticky.publish(
+            forge,
+            project=job.project,
+            number=job.number,
+            target=clean_target(self.config.target),
+            parts=parts,
+            run=job.seq,
+        )
+        return list(outcome.comments)
+
+
+def _describe(diff: Diff, checked: Outcome | None) -> str:
+    apps = sum(1 for app in diff.apps if app.changes)
+    text = f"{diff.changes} change(s) in {apps} application(s)"
+    if checked is not None:
+        text += f"; {checked.errors} validation error(s)"
+    return text
+
+
+def with_findings(doc: Document, checked: Outcome | None, scratch: Path) -> Document:
+    """The diff comment, with the head's validation errors after it."""
+    if checked is None or not checked.findings:
+        return doc
+    lines = ["", f"#### Validation of the head: {checked.summary_line()}", ""]
+    for finding in checked.findings[:SHOWN_FINDINGS]:
+        where = os.path.relpath(finding.file, scratch) if finding.file.startswith("/") else ""
+        where = where.split("/", 1)[1] if "/" in where else finding.file
+        lines.append(f"- {finding.severity}: {code(f'{where}:{finding.line}')} {finding.message}")
+    if len(checked.findings) > SHOWN_FINDINGS:
+        lines.append(f"- ... and {len(checked.findings) - SHOWN_FINDINGS} more")
+    return Document(doc.body + "\n".join(lines) + "\n", doc.footer)

@@ -1,0 +1,140 @@
+"""Worker threads: claim a job under a lease, run it, release it; one heartbeat renews leases.
+
+Up to ``count`` runs go at once, never two for one pull request (the store's leases see to
+that, across replicas too). A lease that cannot be renewed marks its claim lost; the run
+stops at its next checkpoint without replying. ``drain`` stops claiming and waits for the
+runs in flight, up to a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_actions.errors import GitopsError
+from gitops_actions.retry import Deadline
+from gitops_actions.serve.store import Claim, Store
+from gitops_actions.serve.telemetry import Log, Metrics
+
+IDLE_POLL = 0.25  # seconds between looks at the queue when no doorbell rang
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str  # success, failure, superseded, lost, error, retry
+    retry_in: float | None = None
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class Workers:
+    def __init__(
+        self,
+        store: Store,
+        run: Callable[[Claim], Result],
+        *,
+        count: int,
+        ttl: float,
+        log: Log,
+        metrics: Metrics,
+        owner: str,
+    ) -> None:
+        self.store, self._run, self.count, self.ttl = store, run, count, ttl
+        self.log, self.metrics, self.owner = log, metrics, owner
+        self._bell = threading.Event()
+        self._stop = threading.Event()
+        self._active: dict[str, Claim] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.count):
+            thread = threading.Thread(target=self._loop, name=f"worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        beat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        beat.start()
+
+    def wake(self) -> None:
+        self._bell.set()
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def drain(self, seconds: float) -> int:
+        """Stop claiming; wait for runs in flight up to ``seconds``. Runs left over."""
+        self._stop.set()
+        self._bell.set()
+        deadline = Deadline.after(seconds)
+        for thread in self._threads:
+            thread.join(deadline.remaining())
+        return self.running()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claim = self.store.claim(self.owner, self.ttl)
+            except GitopsError as err:
+                self.log("cannot claim a job", level="error", error=err.one_line())
+                self._stop.wait(1.0)
+                continue
+            if claim is None:
+                self._bell.wait(IDLE_POLL)
+                self._bell.clear()
+                continue
+            self._bell.set()  # there may be more: let another worker look too
+            self._do(claim)
+
+    def _do(self, claim: Claim) -> None:
+        job = claim.job
+        fields: dict[str, Any] = {
+            "delivery": job.delivery,
+            "pr": job.key,
+            "head": job.head_sha,
+            "seq": job.seq,
+        }
+        with self._lock:
+            self._active[claim.token] = claim
+        started = time.monotonic()
+        self.log("run started", **fields)
+        try:
+            result = self._run(claim)
+        except Exception as err:  # a bug must not kill the worker: report and move on
+            self.log("run crashed", level="error", error=f"{type(err).__name__}: {err}", **fields)
+            result = Result("error")
+        finally:
+            with self._lock:
+                self._active.pop(claim.token, None)
+        seconds = time.monotonic() - started
+        try:
+            kept = not claim.lost.is_set() and self.store.finish(claim, result.retry_in)
+        except GitopsError as err:
+            self.log("cannot release a job", level="error", error=err.one_line(), **fields)
+            kept = False
+        outcome = result.outcome if kept else "lost"
+        self.metrics.run(outcome, seconds)
+        self.log("run finished", outcome=outcome, seconds=round(seconds, 3), **fields)
+
+    def _heartbeat(self) -> None:
+        while True:
+            time.sleep(self.ttl / 3)
+            with self._lock:
+                claims = list(self._active.values())
+            for claim in claims:
+                try:
+                    held = self.store.renew(claim, self.ttl)
+                except GitopsError as err:
+                    self.log("cannot renew a lease", level="error", error=err.one_line())
+                    held = False
+                if not held and not claim.lost.is_set():
+                    claim.lost.set()
+                    self.log("lease lost", level="warning", pr=claim.job.key)

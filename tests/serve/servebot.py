@@ -1,0 +1,206 @@
+"""A real ``gitops-actions serve`` process on loopback, and webhook deliveries for it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from support import base_env
+
+SECRET = "whsec-" + "5e" * 12
+
+
+class Bot:
+    """``gitops-actions serve`` in a subprocess; its JSON log lines are collected."""
+
+    def __init__(
+        self,
+        forge: str,
+        state: Path,
+        *,
+        forge_url: str,
+        token: str,
+        allow: Sequence[str] = ("acme/*",),
+        extra: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.forge = forge
+        variable = "GITHUB_TOKEN" if forge == "github" else "GITLAB_TOKEN"
+        args = [
+            sys.executable, "-m", "gitops_actions", "serve", "--forge", forge,
+            "--listen", f"127.0.0.1:{port}", "--forge-url", forge_url, "--state", str(state),
+            *(a for glob in allow for a in ("--allow", glob)), *extra,
+        ]  # fmt: skip
+        environment = base_env(**{variable: token, "GITOPS_WEBHOOK_SECRET": SECRET}) | dict(
+            env or {}
+        )
+        self.proc = subprocess.Popen(
+            args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: list[str] = []
+        self.records: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        started = self.wait_for(lambda r: r.get("msg") == "listening", timeout=30)
+        self.url = f"http://127.0.0.1:{started['port']}"
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._lock:
+                self.lines.append(line)
+                with contextlib.suppress(ValueError):
+                    self.records.append(json.loads(line))
+
+    def log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.records)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self.lines)
+
+    def wait_for(self, match: Any, timeout: float = 60, count: int = 1) -> dict[str, Any]:
+        """The ``count``-th log record for which ``match(record)`` holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [r for r in self.log() if match(r)]
+            if len(found) >= count:
+                return found[count - 1]
+            if self.proc.poll() is not None:
+                time.sleep(0.2)  # let the reader catch the last lines
+                raise AssertionError(f"serve exited ({self.proc.returncode}):\n{self.text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no such log record within {timeout}s:\n{self.text()[-4000:]}")
+
+    def runs(self, outcome: str | None = None) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.log()
+            if r.get("msg") == "run finished" and outcome in (None, r.get("outcome"))
+        ]
+
+    def post(self, event: str, payload: Any, *, headers: Mapping[str, str] | None = None,
+             body: bytes | None = None, sign: bool = True, delivery: str | None = None,
+             ) -> requests.Response:  # fmt: skip
+        """Deliver ``payload`` as the forge would: signed (GitHub) or with the token (GitLab)."""
+        raw = body if body is not None else json.dumps(payload).encode()
+        sent = {"Content-Type": "application/json"}
+        delivery = delivery or str(uuid.uuid4())
+        if self.forge == "github":
+            sent |= {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery}
+            if sign:
+                sent["X-Hub-Signature-256"] = github_signature(raw)
+        else:
+            sent |= {"X-Gitlab-Event": event, "X-Gitlab-Event-UUID": delivery}
+            if sign:
+                sent["X-Gitlab-Token"] = SECRET
+        sent |= dict(headers or {})
+        return requests.post(self.url + "/webhook", data=raw, headers=sent, timeout=30)
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(self.url + path, timeout=10)
+
+    def metric(self, name: str) -> float:
+        """A value from /metrics (0 when the series is absent)."""
+        for line in self.get("/metrics").text.splitlines():
+            key, _, value = line.rpartition(" ")
+            if key == name:
+                return float(value)
+        return 0.0
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._reader.join(timeout=5)
+
+
+def github_signature(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def github_sha1(body: bytes, secret: str = SECRET) -> str:
+    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def github_pull(
+    project: str,
+    number: int,
+    head_sha: str,
+    *,
+    action: str = "synchronize",
+    head_ref: str = "feature",
+    clone_url: str = "http://127.0.0.1:9/acme/config.git",
+    head_repo: str | None = None,
+    head_url: str | None = None,
+    base_ref: str = "main",
+) -> dict[str, Any]:
+    """A ``pull_request`` delivery with the fields GitHub sends that serve reads."""
+    repository = {"full_name": project, "clone_url": clone_url}
+    head_repository = {"full_name": head_repo or project, "clone_url": head_url or clone_url}
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "state": "open",
+            "head": {"sha": head_sha, "ref": head_ref, "repo": head_repository},
+            "base": {"sha": "0" * 40, "ref": base_ref, "repo": repository},
+        },
+        "repository": repository,
+    }
+
+
+def gitlab_merge_request(
+    project: str,
+    iid: int,
+    head_sha: str,
+    *,
+    action: str = "update",
+    oldrev: str | None = "1" * 40,
+    source_branch: str = "feature",
+    clone_url: str = "http://127.0.0.1:9/acme/config.git",
+    target_branch: str = "main",
+) -> dict[str, Any]:
+    """A ``Merge Request Hook`` delivery with the fields GitLab sends that serve reads."""
+    side = {"path_with_namespace": project, "git_http_url": clone_url}
+    attrs: dict[str, Any] = {
+        "iid": iid,
+        "action": action,
+        "source_branch": source_branch,
+        "target_branch": target_branch,
+        "last_commit": {"id": head_sha},
+        "source": side,
+        "target": side,
+    }
+    if oldrev is not None:
+        attrs["oldrev"] = oldrev
+    return {"object_kind": "merge_request", "project": side, "object_attributes": attrs}
