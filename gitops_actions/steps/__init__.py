@@ -50,7 +50,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "handoff",
         "Hand off to Argo CD or Flux and wait until the new revision is applied.",
-        examples=("gitops-actions handoff --agent argocd --app shop-prod --revision <sha>",),
+        "handoff",
     ),
     Entry("serve", "Run the PR-comment bot as a small web service.", "serve"),
     Entry("demo", "Run the whole pipeline on bundled example repos with local stand-ins.", "demo"),

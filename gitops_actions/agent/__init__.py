@@ -1,0 +1,81 @@
+"""GitOps agents (Argo CD, Flux) behind one small Protocol, chosen by name.
+
+An agent is asked to pull now (``trigger``) and then observed (``observe``) until each app
+is *live*, that is: the agent applied our exact commit and reports it healthy, or until it
+*failed* for our commit. Each agent module owns its rule for "live", as a pure function
+over the objects the agent reports; waiting for many apps at once is ``agent.wait``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from gitops_actions.errors import UsageError
+from gitops_actions.retry import Deadline
+
+AGENTS = ("argocd", "flux")
+
+Phase = Literal["pending", "live", "failed"]
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What an agent says about one app, judged against the revision we wait for.
+
+    ``state`` is a short description for progress lines ("OutOfSync, operation Running");
+    ``message`` is the agent's own words when it has some (why it failed, what blocks it).
+    """
+
+    app: str
+    phase: Phase
+    state: str
+    revision: str = ""
+    health: str = ""
+    message: str = ""
+    url: str = ""
+
+
+class Agent(Protocol):
+    name: str
+
+    def trigger(self, app: str, deadline: Deadline) -> None:
+        """Ask the agent to fetch the config repo and reconcile ``app`` now."""
+        ...
+
+    def observe(self, app: str, revision: str, deadline: Deadline) -> AppState:
+        """One look at ``app``: pending, live at ``revision``, or failed for it."""
+        ...
+
+    def url(self, app: str) -> str:
+        """Where a person sees ``app`` (the agent's UI), or "" when there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the step configures an agent, besides the environment."""
+
+    sync: bool = False  # Argo CD: also start a sync (no revision) after the refresh
+    project: str | None = None  # Argo CD: the app's project
+    repo: str = ""  # the config repo URL: picks the source of multi-source apps
+    receiver: str | None = None  # Flux: a notification-controller Receiver URL
+    kind: str = "Kustomization"  # Flux: Kustomization or HelmRelease
+
+
+def same_revision(have: str, want: str) -> bool:
+    """``have`` (as an agent reports it) is the commit ``want`` (full, or 7+ hex digits)."""
+    if not have or not want:
+        return False
+    return have == want or (len(want) >= 7 and have.startswith(want))
+
+
+def make_agent(name: str, env: Mapping[str, str], settings: Settings) -> Agent:
+    if name == "argocd":
+        from gitops_actions.agent.argocd import ArgoCD
+
+        return ArgoCD.from_env(env, settings)
+    if name == "flux":
+        raise UsageError("--agent flux: not implemented yet", hint="use --agent argocd")
+    raise UsageError(f"unknown agent {name!r}", hint=f"choose one of {', '.join(AGENTS)}")
