@@ -4,8 +4,10 @@ common overlay subset.
 The subset is what most overlays are: ``resources``/``bases`` (files and kustomization
 directories), ``namespace``, ``images`` and ``replicas``. Anything else raises
 ``Unsupported`` and the caller runs the real ``kustomize``/``kubectl kustomize``; tests
-hold this builder's output equal to kubectl's. Building in-process saves the ~60 ms a
-kustomize process costs, which is most of rendering a thousand applications.
+hold this builder's output equal to kubectl's, scalar for scalar: files are read with the
+project's one YAML reading (``yamlread``), which resolves scalars as the API server reads
+kustomize's output. Building in-process saves the ~60 ms a kustomize process costs, which
+is most of rendering a thousand applications.
 """
 
 from __future__ import annotations
@@ -15,12 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-try:
-    from yaml import CSafeLoader as Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as Loader  # type: ignore[assignment]
+from gitops_actions.yamlread.loader import read_values
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SUPPORTED = {"apiVersion", "kind", "resources", "bases", "namespace", "images", "replicas"}
@@ -106,8 +103,8 @@ def _kustomization(folder: Path) -> dict[str, Any] | None:
     for name in KUSTOMIZATION_FILES:
         path = folder / name
         if path.is_file():
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
-            return doc if isinstance(doc, dict) else {}
+            docs = read_values(path.read_bytes(), str(path))
+            return docs[0] if docs and isinstance(docs[0], dict) else {}
     return None
 
 
@@ -130,7 +127,7 @@ def build(folder: Path, root: Path) -> list[dict[str, Any]]:
         if target.is_dir():
             resources += build(target, root)
         elif target.is_file():
-            loaded = yaml.load_all(target.read_text(encoding="utf-8"), Loader=Loader)
+            loaded = read_values(target.read_bytes(), str(target))
             resources += [d for d in loaded if isinstance(d, dict)]
         else:
             raise Unsupported(f"{ref!r} does not exist")

@@ -15,17 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops_actions import kustomize
 from gitops_actions.diff.tree import Tree, under
 from gitops_actions.errors import InputError
 from gitops_actions.validate import render as renderer
-
-try:
-    from yaml import CSafeLoader as Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as Loader  # type: ignore[assignment]
+from gitops_actions.yamlread.loader import read_values
 
 KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
 _MANIFEST = (".yaml", ".yml", ".json")
@@ -39,10 +33,7 @@ class App:
 
 
 def _load(data: bytes, path: str) -> list[Any]:
-    try:
-        return [d for d in yaml.load_all(data.decode(), Loader=Loader) if d is not None]
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot parse: {err}".splitlines()[0], path=path) from None
+    return read_values(data, path)
 
 
 def _pointed_paths(tree: Tree) -> Iterator[str]:

@@ -14,11 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from gitops_actions.errors import InputError
-
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from gitops_actions.yamlread.compose import LoadError, compose_all
 
 _PROPERTY = re.compile(r"(?:[&!][^\s]*\s+)*")  # anchors and tags before a scalar
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./@+=~-][A-Za-z0-9_./@:+=~-]*$")
@@ -53,18 +49,10 @@ class Source:
         self.newline = "\r\n" if "\r\n" in self.text else "\n"
         try:
             self.docs: list[yaml.Node] = [
-                d for d in yaml.compose_all(self.text, Loader=_Loader) if d is not None
+                d for d in compose_all(self.text, _RESOLVER.resolve) if d is not None
             ]
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark or err.context_mark
-            raise InputError(
-                f"cannot parse YAML: {err.problem or err.context}",
-                path=path,
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
-            ) from None
-        except yaml.YAMLError as err:
-            raise InputError(f"cannot parse YAML: {err}", path=path) from None
+        except LoadError as err:
+            raise InputError(err.message, path=path, line=err.line, column=err.column) from None
         self.shared = _shared_nodes(self.docs)
 
     def line_of(self, node: yaml.Node) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gitops_actions.validate import crds, formats, loader, positions
+from gitops_actions.validate import crds, formats, positions
 from gitops_actions.validate.checks import Seen, lifecycle_finding
 from gitops_actions.validate.findings import (
     NOT_A_RESOURCE,
@@ -26,6 +26,7 @@ from gitops_actions.validate.findings import (
     json_path,
 )
 from gitops_actions.validate.schemas import Catalog
+from gitops_actions.yamlread import loader
 
 MAX_ERRORS_PER_DOCUMENT = 50
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gitops_actions.validate.scalars import HINTS, key_string, resolve_plain
+from gitops_actions.yamlread.scalars import HINTS, key_string, resolve_plain
 
 _MAPPING, _SEQUENCE, _SCALAR = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
 

@@ -20,13 +20,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gitops_actions.errors import ExternalError
+from gitops_actions.errors import ExternalError, InputError
 from gitops_actions.proc import ProcessFailed, run
-from gitops_actions.validate import loader, positions
+from gitops_actions.validate import positions
 from gitops_actions.validate.findings import SCHEMA, Finding
 from gitops_actions.validate.inputs import CHART_FILE, kustomization_file
+from gitops_actions.yamlread import loader
 
 RENDER_TIMEOUT = 180
 ORIGIN = "config.kubernetes.io/origin"
@@ -127,11 +126,28 @@ def render_chart(
 
 
 def _is_component(file: Path) -> bool:
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
+    data = _first(file)
     return isinstance(data, dict) and data.get("kind") == "Component"
+
+
+def _first(file: Path) -> Any:
+    """The first document of a file, or None when it cannot be read."""
+    try:
+        docs = loader.read_values(file.read_bytes(), str(file))
+    except (OSError, InputError):
+        return None
+    return docs[0] if docs else None
+
+
+def _parse(annotation: Any) -> Any:
+    """An annotation holding YAML (kustomize's origin and transformations), or None."""
+    if not isinstance(annotation, str):
+        return None
+    try:
+        docs = loader.read_values(annotation, "annotation")
+    except InputError:
+        return None
+    return docs[0] if docs else None
 
 
 def _last_error(output: str) -> str:
@@ -187,8 +203,8 @@ def _kustomize_origins(directory: Path, env: Mapping[str, str] | None) -> dict[i
             return {}
         origins: dict[int, _Origin] = {}
         try:
-            docs = list(yaml.load_all(done.stdout, Loader=yaml.CSafeLoader))
-        except yaml.YAMLError:
+            docs = loader.read_values(done.stdout, "kustomize output")
+        except InputError:
             return {}
         for index, doc in enumerate(docs, start=1):
             annotations = (doc or {}).get("metadata", {}).get("annotations") or {}
@@ -204,20 +220,14 @@ def _quoted(text: str) -> str:
 
 
 def _origin_file(wrapper: Path, annotation: Any) -> Path | None:
-    try:
-        origin = yaml.safe_load(annotation) if isinstance(annotation, str) else None
-    except yaml.YAMLError:
-        return None
+    origin = _parse(annotation)
     if not isinstance(origin, dict) or "repo" in origin or not isinstance(origin.get("path"), str):
         return None
     return Path(os.path.normpath(wrapper / origin["path"]))
 
 
 def _patch_sources(wrapper: Path, annotation: Any) -> tuple[Path, ...]:
-    try:
-        steps = yaml.safe_load(annotation) if isinstance(annotation, str) else None
-    except yaml.YAMLError:
-        return ()
+    steps = _parse(annotation)
     found: list[Path] = []
     for step in steps if isinstance(steps, list) else []:
         if not isinstance(step, dict):
@@ -261,10 +271,7 @@ def _at(finding: Finding, path: Path, found: tuple[int, int, int]) -> Finding:
 
 
 def _patch_files(kustomization: Path) -> Iterable[Path]:
-    try:
-        data = yaml.safe_load(kustomization.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return
+    data = _first(kustomization)
     if not isinstance(data, dict):
         return
     entries = list(data.get("patches") or []) + list(data.get("patchesStrategicMerge") or [])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_actions.errors import GitopsError, UsageError
-from gitops_actions.validate import checks, crds, engine, loader, positions, render, schemas
+from gitops_actions.validate import checks, crds, engine, positions, render, schemas
 from gitops_actions.validate.findings import (
     DUPLICATE_RESOURCE,
     MISSING_SCHEMA,
@@ -27,6 +27,7 @@ from gitops_actions.validate.findings import (
     Skipped,
 )
 from gitops_actions.validate.inputs import EXTENSIONS, discover
+from gitops_actions.yamlread import loader
 
 POOL_THRESHOLD = 64  # fewer sources than this are checked in-process: forking costs more
 FILES_UNIT = "files"

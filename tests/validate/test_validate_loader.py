@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from gitops_actions.validate import engine, loader, positions, scalars
+from gitops_actions.validate import engine, positions
 from gitops_actions.validate.schemas import Catalog
+from gitops_actions.yamlread import loader, scalars
 
 
 def load(text: str) -> list[Any]:
@@ -119,7 +120,7 @@ def test_documents_before_a_syntax_error_are_kept() -> None:
     assert seen == [{"a": 1}]
     assert (err.value.line, err.value.message) == (
         4,
-        "cannot parse YAML: did not find expected ',' or ']'",
+        "cannot parse YAML: while parsing a flow sequence did not find expected ',' or ']'",
     )
 
 

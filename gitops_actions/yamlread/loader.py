@@ -1,13 +1,15 @@
 """YAML read as the Kubernetes decoder reads it, with node positions kept for errors.
 
-``kubectl`` and the API server turn YAML into JSON with go-yaml v2 (through
-sigs.k8s.io/yaml); ``scalars`` resolves plain scalars the same way. Repeated keys are
-reported, not silently dropped, and hostile input (alias bombs, deep nesting, huge
-documents) is refused in bounded time and memory.
+The one YAML reading of the project: validate, diff, bump and the in-process kustomize
+build all read through here. ``kubectl`` and the API server turn YAML into JSON with
+go-yaml v2 (through sigs.k8s.io/yaml); ``scalars`` resolves plain scalars the same way,
+and an anchor may be defined again, as go-yaml allows. Repeated keys are reported, not
+silently dropped, and hostile input (alias bombs, deep nesting, huge documents, huge
+document counts) is refused in bounded time and memory.
 
-libyaml's C parser composes the nodes; ``_Converter`` turns them into plain values in
-one pass. The nodes are kept with each document, so that ``positions`` can find where a
-failing path points, only when a document fails.
+``compose`` turns libyaml's events into nodes; ``_Converter`` turns them into plain
+values in one pass. The nodes are kept with each document, so that ``positions`` can find
+where a failing path points.
 """
 
 from __future__ import annotations
@@ -22,27 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml._yaml import CParser
 
-from gitops_actions.validate.scalars import HINTS, key_string, resolve_plain, resolve_tagged
+from gitops_actions.errors import InputError
+from gitops_actions.yamlread.compose import MAX_DEPTH, LoadError, compose_all
+from gitops_actions.yamlread.scalars import HINTS, key_string, resolve_plain, resolve_tagged
+
+__all__ = ["MAX_DEPTH", "Document", "LoadError", "Problem", "decode", "documents", "read_values"]
 
 MAX_FILE_BYTES = 32 * 1024 * 1024  # larger files are refused unread
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # the API server refuses objects over 3 MiB anyway
-MAX_DEPTH = 200  # nesting of collections; real resources stay well under 50
 MAX_ALIAS_NODES = 200_000  # nodes copied through aliases in one file (alias bombs)
 
 _MAPPING, _SEQUENCE, _SCALAR = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
 _DOCUMENT_MARK = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
-
-
-class LoadError(Exception):
-    """The file (or what is left of it) cannot be read; ``line`` and ``column`` are 1-based."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,11 @@ class Document:
 
 
 def decode(data: bytes) -> str:
-    """The file's text, or a ``LoadError`` for binary or non-UTF-8 input."""
+    """The file's text, or a ``LoadError`` for binary or non-UTF-8 input (UTF-16 and
+    UTF-32 named as such: kubectl and the API server read UTF-8 only)."""
+    encoding = _wide_encoding(data)
+    if encoding:
+        raise LoadError(f"{encoding} text, not UTF-8: save the file as UTF-8")
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
@@ -83,17 +81,21 @@ def decode(data: bytes) -> str:
         raise LoadError(f"not UTF-8 text (invalid byte at offset {err.start})", line) from None
 
 
-class _Composer(CParser):
-    """libyaml's composer, with tag resolution left to ``_Converter``."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        return ""
-
-    def descend_resolver(self, parent: Any, index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
+def _wide_encoding(data: bytes) -> str:
+    """``UTF-16``/``UTF-32`` when ``data`` starts with their byte order mark or with ASCII
+    text in their shape (a NUL next to each character), else ``""``."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    head = data[:4]
+    if len(head) == 4 and head[0] and not head[1] and not head[2] and not head[3]:
+        return "UTF-32"
+    if len(head) == 4 and not head[0] and not head[1] and not head[2] and head[3]:
+        return "UTF-32"
+    if len(head) >= 2 and bool(head[0]) != bool(head[1]) and head[0] < 0x80 and head[1] < 0x80:
+        return "UTF-16"
+    return ""
 
 
 class _Converter:
@@ -261,39 +263,6 @@ def _position(mark: Any) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
-def _check_flow_depth(text: str) -> None:
-    """Refuse deep flow nesting before the (recursive) composer sees it.
-
-    libyaml's parser is iterative, so counting its events is safe at any depth.
-    """
-    depth = 0
-    parser = CParser(text)
-    try:
-        while True:
-            event = parser.get_event()
-            if event is None:
-                return
-            cls = event.__class__
-            if cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise LoadError(
-                        f"nesting deeper than {MAX_DEPTH} levels", *_position(event.start_mark)
-                    )
-            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
-                depth -= 1
-            elif cls is yaml.StreamEndEvent:
-                return
-    except yaml.MarkedYAMLError as err:
-        if "nesting depth" in str(err.problem):  # libyaml's own limit (1000), hit first
-            mark = err.problem_mark or err.context_mark
-            line = mark.line + 1 if mark is not None else 1
-            raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", line) from None
-        return  # the composer reports it with its position
-    finally:
-        parser.dispose()
-
-
 def _check_document_sizes(text: str) -> None:
     starts = [m.start() for m in _DOCUMENT_MARK.finditer(text)]
     bounds = [0, *starts, len(text)]
@@ -316,42 +285,15 @@ def documents(text: str) -> Iterator[Document]:
     """
     if len(text) > MAX_DOCUMENT_BYTES:
         _check_document_sizes(text)
-    if text.count("[") + text.count("{") > MAX_DEPTH:
-        _check_flow_depth(text)
     aliases = "&" in text
-    composer = _Composer(text)
-    index = 0
-    try:
-        while True:
-            try:
-                node = composer.get_node() if composer.check_node() else None
-            except yaml.MarkedYAMLError as err:
-                mark = err.problem_mark or err.context_mark
-                where = _position(mark) if mark is not None else (1, 1)
-                raise LoadError(
-                    f"cannot parse YAML: {err.problem or err.context}", *where
-                ) from None
-            except yaml.reader.ReaderError as err:
-                line = text.count("\n", 0, err.position) + 1
-                column = err.position - text.rfind("\n", 0, err.position)
-                raise LoadError(
-                    f"cannot parse YAML: unacceptable character #x{err.character:04x}: "
-                    f"{err.reason}",
-                    line,
-                    column,
-                ) from None
-            except yaml.YAMLError as err:
-                raise LoadError(f"cannot parse YAML: {str(err).splitlines()[0]}") from None
-            if node is None:
-                return
-            index += 1
-            converter = _Converter(aliases)
-            value = converter.value(node)
-            if value is None:
-                continue  # an empty document (only comments, or a bare ---)
-            yield Document(index, value, node, converter.problems)
-    finally:
-        composer.dispose()
+    for index, node in enumerate(compose_all(text), start=1):
+        if node is None:
+            continue
+        converter = _Converter(aliases)
+        value = converter.value(node)
+        if value is None:
+            continue  # an empty document (only comments, or a bare ---)
+        yield Document(index, value, node, converter.problems)
 
 
 def json_documents(text: str) -> Iterator[Document]:
@@ -393,16 +335,28 @@ def compose_document(text: str, index: int) -> yaml.Node | None:
     """The nodes of document ``index`` (1-based), composed again for positions."""
     if index < 1:
         return None
+    with contextlib.suppress(LoadError):
+        for number, node in enumerate(compose_all(text), start=1):
+            if number == index:
+                return node
+    return None
+
+
+def read_values(data: bytes | str, path: str) -> list[Any]:
+    """The value of every non-empty document in a file, for readers that need no positions.
+
+    Unreadable input is an ``InputError`` naming ``path`` and the line; a repeated key is
+    one too (the API server's strict decoding and kustomize refuse it).
+    """
     try:
-        composer = _Composer(text)
-        try:
-            for _ in range(index):
-                node = composer.get_node() if composer.check_node() else None
-                if node is None:
-                    return None
-            found: yaml.Node | None = node
-            return found
-        finally:
-            composer.dispose()
-    except yaml.YAMLError:
-        return None
+        text = decode(data) if isinstance(data, bytes) else data
+        found = []
+        for document in documents(text):
+            if document.problems:
+                problem = document.problems[0]
+                line = problem.node.start_mark.line + 1 if problem.node is not None else 1
+                raise LoadError(problem.message, line)
+            found.append(document.value)
+        return found
+    except LoadError as err:
+        raise InputError(err.message, path=path, line=err.line, column=err.column) from None
