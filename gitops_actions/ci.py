@@ -68,12 +68,18 @@ class Dialect:
         env: Mapping[str, str],
         out: TextSink,
         *,
+        err: TextSink | None = None,
         summary_file: str | None = None,
         dotenv_file: str | None = None,
         redactor: Redactor = REDACTOR,
     ) -> None:
         self.env = env
         self.out = out if isinstance(out, RedactingStream) else RedactingStream(out, redactor)
+        if err is None:
+            self.err = self.out
+        else:
+            self.err = err if isinstance(err, RedactingStream) else RedactingStream(err, redactor)
+        self.logs = self.out  # where logs, outputs and CI commands go
         self.summary_file = summary_file
         self.dotenv_file = dotenv_file
         self.redactor = redactor
@@ -81,9 +87,14 @@ class Dialect:
         redactor.on_learn(self.mask)
 
     # -- logging -------------------------------------------------------------------------
-    def log(self, message: str) -> None:
-        self.out.write(message + "\n")
+    def reserve_stdout(self) -> None:
+        """A document goes to stdout: from now on everything else goes to stderr."""
         self.out.flush()
+        self.logs = self.err
+
+    def log(self, message: str) -> None:
+        self.logs.write(message + "\n")
+        self.logs.flush()
 
     def mask(self, secret: str) -> None:
         """Hide a secret in everything printed; GitHub also gets ``::add-mask::``."""
@@ -137,7 +148,7 @@ class GitHub(Dialect):
     def mask(self, secret: str) -> None:
         for line in secret.splitlines() or [secret]:
             if line.strip():
-                self.out.write_raw(f"::add-mask::{escape_data(line)}\n")
+                self.logs.write_raw(f"::add-mask::{escape_data(line)}\n")
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:

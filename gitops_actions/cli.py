@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         opts = resolve(step.options, ns, env)  # type: ignore[arg-type]
         dialect = detect(env, glob.ci)
         dotenv = glob.dotenv or ("gitops.env" if dialect.name == "gitlab" else None)
-        ci = dialect(env, out, summary_file=glob.summary_file, dotenv_file=dotenv)
+        ci = dialect(env, out, err=err, summary_file=glob.summary_file, dotenv_file=dotenv)
         ctx = Context(ci=ci, env=env)
         assert step.run is not None
         result = step.run(opts, ctx)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_actions import kustomize
-from gitops_actions.diff.tree import Tree, under
+from gitops_actions.diff.tree import Tree, hidden, under
 from gitops_actions.errors import InputError
 from gitops_actions.validate import render as renderer
 from gitops_actions.yamlread.loader import read_values
@@ -64,6 +64,8 @@ def discover(tree: Tree, parsed: dict[str, Any] | None = None) -> list[App]:
     files = tree.files()
     folders: dict[str, list[str]] = {}
     for path in files:
+        if hidden(path):  # .git, .github, .vscode ...: skipped, as validate skips them
+            continue
         folder, _, name = path.rpartition("/")
         folders.setdefault(folder or ".", []).append(name)
     charts = {f for f, names in folders.items() if "Chart.yaml" in names}

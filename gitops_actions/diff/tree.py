@@ -53,6 +53,11 @@ def under(files: Sequence[str], folder: str) -> Sequence[str]:
     return found
 
 
+def hidden(path: str) -> bool:
+    """A file in a hidden directory, or a hidden file (``.vscode/settings.json``)."""
+    return path.startswith(".") or "/." in path
+
+
 class DiskTree:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)

@@ -34,7 +34,8 @@ class Options:
     head: str = option("head ref", default="HEAD", metavar="REF")
     merge_base: bool = option("compare from the merge base of base and head", default=True)
     format: tuple[str, ...] = option(
-        "json, optionally =FILE (repeatable; default: json to stdout)",
+        "markdown (the PR comment) or json, optionally =FILE (repeatable; default: markdown "
+        "to stdout)",
         default=(),
         metavar="FORMAT[=FILE]",
     )
@@ -98,6 +99,9 @@ def run(opts: Options, ctx: Context) -> StepResult:
         found = repo.git("merge-base", base, head, check=False).stdout.strip()
         base = found or base
     filters = (compare.DEFAULT_FILTERS if opts.default_filters else ()) + opts.filter
+    formats = _destinations(opts)
+    if any(not path for _, path in formats):
+        ctx.ci.reserve_stdout()  # the document is the only thing on stdout
     options = compare.Options(filters=filters, redact=opts.redact)
     with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), scratch() as tmp:
         trees = GitTree(repo, base, tmp), GitTree(repo, head, tmp)
@@ -116,10 +120,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
         filters=tuple(sorted(report.filters.items())),
         full_artifact=opts.artifact_url,
     )
-    formats = opts.format or ("markdown",)
-    for index, spec in enumerate(formats):
-        kind, _, path = spec.partition("=")
-        path = path or ((opts.output or "") if index == 0 else "")
+    for kind, path in formats:
         text = _format(kind, result, report)
         if path:
             Path(path).write_text(text, encoding="utf-8")
@@ -137,6 +138,17 @@ def run(opts: Options, ctx: Context) -> StepResult:
     )
     summary = markdown.render(result).text if count else ""
     return StepResult("changed" if count else "unchanged", message, outputs, summary)
+
+
+def _destinations(opts: Options) -> list[tuple[str, str]]:
+    """(format, file) pairs; an empty file is stdout."""
+    found = []
+    for index, spec in enumerate(opts.format or ("markdown",)):
+        kind, _, path = spec.partition("=")
+        if kind not in ("json", "markdown"):
+            raise UsageError(f"--format {kind}: expected json or markdown")
+        found.append((kind, path or ((opts.output or "") if index == 0 else "")))
+    return found
 
 
 def _format(kind: str, result: Diff, report: Report) -> str:

@@ -96,6 +96,8 @@ def emit(outcome: Outcome, formats: list[tuple[str, str | None]], ctx: Context) 
 
 def run(opts: Options, ctx: Context) -> StepResult:
     formats = _formats(opts, ctx)
+    if any(target is None and name not in ("text", "github") for name, target in formats):
+        ctx.ci.reserve_stdout()  # a machine format is the only thing on stdout
     if opts.workers < 0:
         raise UsageError(f"--workers {opts.workers}: expected 0 (one per CPU) or more")
     request = Request(

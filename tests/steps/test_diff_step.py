@@ -171,3 +171,55 @@ def test_other_kustomizations_and_charts_use_the_shared_renderer(config: git.Rep
     ] or shutil.which("helm")
     [app] = [a for a in report["apps"] if a["name"] == "apps/shop/overlays/dev"]
     assert {c["summary"][0] for c in app["changes"]} >= {"metadata.labels.team: added"}
+
+
+def test_hidden_directories_are_skipped_as_validate_skips_them(config: git.Repo) -> None:
+    (config.path / ".vscode").mkdir()
+    (config.path / ".vscode" / "settings.json").write_text(
+        '{\n  // editor settings, JSON with comments\n  "yaml.schemas": {},\n}\n'
+    )
+    commit(config, "editor settings")
+    report = diff(config, "--all")
+    assert not any(name.startswith(".vscode") for name in report["rendered"])
+    assert "apps/shop/overlays/prod" in report["rendered"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
+def test_a_document_on_stdout_is_the_only_thing_there(config: git.Repo, fmt: str) -> None:
+    overlay = config.path / "apps/shop/overlays/prod/kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("newTag: 1.0.0", "newTag: 1.1.0"))
+    commit(config, "bump prod")
+    for env in (base_env(), base_env(GITHUB_ACTIONS="true")):
+        proc = run_cli("diff", "--repo", str(config.path), "--format", fmt, env=env)
+        assert proc.returncode == 0, proc.stderr
+        if fmt == "json":
+            assert [a["name"] for a in json.loads(proc.stdout)["apps"]] == [
+                "apps/shop/overlays/prod"
+            ]
+        else:
+            assert proc.stdout.startswith("### GitOps diff")
+        for noise in ("== diff", "::group::", "::endgroup::", "output changed=", "change(s) in"):
+            assert noise not in proc.stdout
+        assert "changed" in proc.stderr  # the outputs and the summary line went to stderr
+
+
+def test_help_states_the_default_format() -> None:
+    proc = run_cli("diff", "--help")
+    text = " ".join(proc.stdout.split())
+    assert "default: markdown to stdout" in text and "default: json" not in text
+
+
+def test_yaml_1_1_value_scalar_from_kustomize_is_a_plain_string(config: git.Repo) -> None:
+    base = config.path / "apps/shop/base"
+    (base / "route.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Route\nmetadata:\n  name: r\n"
+        "spec:\n  matchType: =\n  port: 80\n"
+    )
+    kustomization = base / "kustomization.yaml"
+    # a field outside the in-process subset: kubectl kustomize renders it
+    kustomization.write_text(kustomization.read_text() + "  - route.yaml\ncommonLabels: {a: b}\n")
+    commit(config, "a route")
+    report = diff(config)
+    changes = [c for app in report["apps"] for c in app["changes"] if c["kind"] == "Route"]
+    assert changes and all(c["action"] == "added" for c in changes)
+    assert "matchType: '='" in changes[0]["diff"]

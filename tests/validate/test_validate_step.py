@@ -150,3 +150,13 @@ def test_secret_values_never_reach_the_report(tmp_path: Path) -> None:
     assert done.stdout.count("secret.yaml:4:") >= 2
     for value in ("hunter2", "12345", '"x"'):
         assert value not in done.stdout
+
+
+def test_a_machine_format_on_stdout_is_the_only_thing_there(tmp_path: Path) -> None:
+    root = tree(tmp_path, "valid/app")
+    for env in (base_env(), base_env(GITHUB_ACTIONS="true")):
+        done = run_cli("validate", str(root), "--format", "json", env=env)
+        assert done.returncode == 0, done.stderr
+        json.loads(done.stdout)  # nothing before or after the document
+        assert "output errors=0" in done.stderr or "::" not in done.stdout
+        assert "validate: 6 resources" in done.stderr
