@@ -26,8 +26,8 @@ from gitops_actions import kustomize
 from gitops_actions.apps import flux
 from gitops_actions.apps.model import EntryPoint
 from gitops_actions.apps.objects import KUSTOMIZATION_FILES, MANIFEST
-from gitops_actions.validate import loader
 from gitops_actions.validate import render as renderer
+from gitops_actions.yamlread import loader
 
 try:
     from yaml import CSafeDumper as Dumper

@@ -10,7 +10,7 @@ from typing import Any
 
 from gitops_actions import kustomize
 from gitops_actions.diff.tree import Tree
-from gitops_actions.validate import loader
+from gitops_actions.yamlread import loader
 
 KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
 CHART_FILE = "Chart.yaml"
