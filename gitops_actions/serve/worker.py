@@ -95,13 +95,7 @@ class Workers:
             self._do(claim)
 
     def _do(self, claim: Claim) -> None:
-        job = claim.job
-        fields: dict[str, Any] = {
-            "delivery": job.delivery,
-            "pr": job.key,
-            "head": job.head_sha,
-            "seq": job.seq,
-        }
+        fields = _fields(claim)
         with self._lock:
             self._active[claim.token] = claim
         started = time.monotonic()
@@ -121,6 +115,7 @@ class Workers:
             self.log("cannot release a job", level="error", error=err.one_line(), **fields)
             kept = False
         outcome = result.outcome if kept else "lost"
+        fields = _fields(claim)  # the run may have learnt the head from the forge
         self.metrics.run(outcome, seconds)
         self.log("run finished", outcome=outcome, seconds=round(seconds, 3), **fields)
 
@@ -138,3 +133,8 @@ class Workers:
                 if not held and not claim.lost.is_set():
                     claim.lost.set()
                     self.log("lease lost", level="warning", pr=claim.job.key)
+
+
+def _fields(claim: Claim) -> dict[str, Any]:
+    job = claim.job
+    return {"delivery": job.delivery, "pr": job.key, "head": job.head_sha, "seq": job.seq}

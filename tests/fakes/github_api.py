@@ -75,10 +75,13 @@ class GitHubApi(FakeApi):
         self.fail_next(status, count, headers=headers, body=body)
 
     # -- for tests -----------------------------------------------------------------------
-    def add_repo(self, full_name: str, default_branch: str = "main") -> None:
+    def add_repo(
+        self, full_name: str, default_branch: str = "main", clone_url: str | None = None
+    ) -> None:
+        """A repository; ``clone_url`` is where git finds it (a real remote, for serve)."""
         owner, name = full_name.split("/")
         with self.lock:
-            repo = {"id": next(self._ids), "owner": owner, "name": name}
+            repo = {"id": next(self._ids), "owner": owner, "name": name, "clone_url": clone_url}
             self.repos[full_name] = repo | {"branch": default_branch}
             self.pulls[full_name] = {}
 
@@ -151,6 +154,7 @@ class GitHubApi(FakeApi):
             "default_branch": repo["branch"],
             "url": f"{self.url}/repos/{full}",
             "html_url": f"{self.url}/{full}",
+            "clone_url": repo["clone_url"] or f"{self.url}/{full}.git",
         }
 
     def _pull_json(self, full: str, pull: dict[str, Any]) -> dict[str, Any]:
