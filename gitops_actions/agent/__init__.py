@@ -37,6 +37,16 @@ class AppState:
     url: str = ""
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """An agent's live rule applied to what it reports about one app."""
+
+    phase: Phase
+    state: str
+    message: str = ""
+    stale: bool = False  # what the agent says predates its last change: ask again
+
+
 class Agent(Protocol):
     name: str
 
@@ -52,6 +62,10 @@ class Agent(Protocol):
         """Where a person sees ``app`` (the agent's UI), or "" when there is none."""
         ...
 
+    def close(self) -> None:
+        """Stop watching; the agent is not used again."""
+        ...
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -61,7 +75,8 @@ class Settings:
     project: str | None = None  # Argo CD: the app's project
     repo: str = ""  # the config repo URL: picks the source of multi-source apps
     receiver: str | None = None  # Flux: a notification-controller Receiver URL
-    kind: str = "Kustomization"  # Flux: Kustomization or HelmRelease
+    receiver_type: str = "generic"  # Flux: generic, generic-hmac or github
+    branch: str = "main"  # Flux: the branch a github Receiver is told was pushed
 
 
 def same_revision(have: str, want: str) -> bool:
@@ -77,5 +92,7 @@ def make_agent(name: str, env: Mapping[str, str], settings: Settings) -> Agent:
 
         return ArgoCD.from_env(env, settings)
     if name == "flux":
-        raise UsageError("--agent flux: not implemented yet", hint="use --agent argocd")
+        from gitops_actions.agent.flux import Flux
+
+        return Flux.from_env(env, settings)
     raise UsageError(f"unknown agent {name!r}", hint=f"choose one of {', '.join(AGENTS)}")

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from gitops_actions.agent import AppState, Settings, same_revision
+from gitops_actions.agent import AppState, Judgement, Settings, same_revision
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.forge import api_detail, env_token
 from gitops_actions.retry import Deadline, call
@@ -86,14 +86,6 @@ def _degraded_detail(app: Mapping[str, Any]) -> str:
             what = f"{resource.get('kind', '')}/{resource.get('name', '')}"
             return f"{what}: {health.get('message') or 'Degraded'}"
     return ""
-
-
-@dataclass(frozen=True)
-class Judgement:
-    phase: str  # pending, live, failed
-    state: str
-    message: str = ""
-    stale: bool = False  # health predates the last sync: refresh before trusting it
 
 
 def judge(
@@ -254,7 +246,7 @@ class ArgoCD:
         status = data.get("status", {})
         return AppState(
             app=app,
-            phase=verdict.phase,  # type: ignore[arg-type]
+            phase=verdict.phase,
             state=verdict.state,
             revision=",".join(r for r in revision_of(data, self.settings.repo) if r),
             health=str(status.get("health", {}).get("status") or ""),
@@ -264,11 +256,11 @@ class ArgoCD:
 
     def url(self, app: str) -> str:
         namespace, name = _split(app)
-        return (
-            f"{self.server}/applications/{namespace}/{name}"
-            if namespace
-            else (f"{self.server}/applications/{name}")
-        )
+        where = f"{namespace}/{name}" if namespace else name
+        return f"{self.server}/applications/{where}"
+
+    def close(self) -> None:
+        self._session.close()
 
 
 class _Refused(ExternalError):

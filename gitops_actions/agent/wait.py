@@ -82,4 +82,6 @@ def wait(
                 backoff.collisions = min(backoff.collisions, 4)  # poll, do not drift away
         except DeadlineExceeded:
             return Outcome(tuple(states[a] for a in apps), True, time.monotonic() - start)
+        finally:
+            agent.close()
     return Outcome(tuple(states[a] for a in apps), False, time.monotonic() - start)

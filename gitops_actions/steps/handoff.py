@@ -23,7 +23,8 @@ class Options:
     )
     app: tuple[str, ...] = option(
         "an app to hand off: an Argo CD Application (NAME or NAMESPACE/NAME) or a Flux "
-        "Kustomization/HelmRelease (NAMESPACE/NAME) (repeatable)",
+        "Kustomization ([NAMESPACE/]NAME) or HelmRelease (helmrelease/NAMESPACE/NAME) "
+        "(repeatable)",
         default=(),
         metavar="NAME",
     )
@@ -35,10 +36,26 @@ class Options:
         default=False,
     )
     argocd_project: str | None = option("Argo CD: the apps' project", metavar="PROJECT")
+    receiver: str | None = option(
+        "Flux: trigger through this notification-controller Receiver URL instead of "
+        "annotating (the secret in FLUX_RECEIVER_TOKEN)",
+        metavar="URL",
+    )
+    receiver_type: str = option(
+        "Flux: the Receiver's type",
+        default="generic",
+        choices=("generic", "generic-hmac", "github"),
+    )
 
 
 def _settings(opts: Options) -> Settings:
-    return Settings(sync=opts.sync, project=opts.argocd_project, repo=opts.repo)
+    return Settings(
+        sync=opts.sync,
+        project=opts.argocd_project,
+        repo=opts.repo,
+        receiver=opts.receiver,
+        receiver_type=opts.receiver_type,
+    )
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
@@ -85,7 +102,9 @@ def _failure(outcome: Outcome, timeout: float) -> str:
         first = failed[0]
         return f"{first.app} failed: {first.message or first.state}"
     waiting = [s for s in outcome.states if s.phase == "pending"]
-    last = "; ".join(f"{s.app}: {s.state}" for s in waiting)
+    last = "; ".join(
+        f"{s.app}: {s.state}" + (f" ({s.message})" if s.message else "") for s in waiting
+    )
     return f"not live after {timeout:g}s: {last}"
 
 

@@ -56,23 +56,50 @@ Route = Callable[..., Reply]
 INJECTED = {"message": "injected failure"}
 
 
-class FakeApi(ThreadingHTTPServer):
-    daemon_threads = True
-    prefix = ""  # path prefix every route sits under, such as /api/v4
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1, served from a thread while in a ``with``."""
 
-    def __init__(self, tokens: Iterable[str]) -> None:
-        super().__init__((LOOPBACK, 0), _Handler)
-        self.tokens = set(tokens)
-        self.lock = threading.RLock()
-        self.log: list[Request] = []
-        self._failures: list[_Failure] = []
-        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__((LOOPBACK, 0), handler)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class FakeApi(LoopbackServer):
+    prefix = ""  # path prefix every route sits under, such as /api/v4
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        super().__init__(_Handler)
+        self.tokens = set(tokens)
+        self.lock = threading.RLock()
+        self.log: list[Request] = []
+        self._failures: list[_Failure] = []
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         """Serve ``method`` on paths matching ``pattern``; named groups become arguments."""
@@ -164,25 +191,6 @@ class FakeApi(ThreadingHTTPServer):
                 "X-Prev-Page": str(page - 1) if page > 1 else "",
             }
         return Reply(200, list(items[(page - 1) * size : page * size]), headers)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
