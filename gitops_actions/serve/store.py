@@ -118,13 +118,11 @@ class SqliteStore:
         row = db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()
         return int(row[0])
 
-    def _requeue(self, db: sqlite3.Connection, key: str, job: str, delay: float = 0.0) -> None:
+    def _requeue(self, db: sqlite3.Connection, key: str, job: str, due: float = 0.0) -> None:
+        """A leased job back in line (due then), unless a newer head waits already."""
         db.execute("DELETE FROM leases WHERE key = ?", (key,))
         seq = Job.from_json(job).seq
-        db.execute(
-            "INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)",
-            (key, seq, job, time.time() + delay),
-        )
+        db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)", (key, seq, job, due))
 
     def accept(self, delivery: str, verdict: Verdict, job: Job | None, limit: int) -> Verdict:
         now = time.time()
@@ -191,7 +189,7 @@ class SqliteStore:
             if retry_in is None:
                 db.execute("DELETE FROM leases WHERE key = ?", (key,))
             else:
-                self._requeue(db, key, claim.job.to_json(), retry_in)
+                self._requeue(db, key, claim.job.to_json(), time.time() + retry_in)
         return True
 
     def waiting(self, key: str) -> bool:

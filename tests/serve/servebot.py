@@ -19,9 +19,84 @@ from typing import Any
 
 import requests
 
-from support import base_env
+from gitops_actions import git
+from gitops_actions.sandbox import GitHttpServer
+
+from support import base_env, need
 
 SECRET = "whsec-" + "5e" * 12
+TOKEN = "ghp_" + "7a" * 16
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: registry.example/web:1.0.0
+"""
+
+
+def git_server(root: Path, username: str, token: str) -> GitHttpServer:
+    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout
+    if not (Path(exec_path.strip()) / "git-http-backend").exists():
+        need("git-http-backend is not installed")
+    return GitHttpServer(root, username, token)
+
+
+class ConfigRepo:
+    """``acme/config.git`` on the git server, and a work tree to push branches from."""
+
+    def __init__(self, server: GitHttpServer, work: Path, name: str = "acme/config.git") -> None:
+        self.server, self.url = server, server.repo_url(name)
+        git.init(server.root / name, bare=True)
+        self.work = git.init(work)
+        self.write(web=1, other=1)
+        self.work.push(str(server.root / name), "main")
+        self.bare = str(server.root / name)
+
+    def write(self, **replicas: int) -> None:
+        for app, count in replicas.items():
+            path = self.work.path / "apps" / app / "deployment.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(DEPLOYMENT.format(replicas=count).replace("web", app))
+        self.work.add()
+        self.work.commit(f"replicas {replicas}")
+
+    def branch(self, name: str, *changes: dict[str, int]) -> list[str]:
+        """Commits on a new branch ``name`` from main, one per change, pushed at the end."""
+        self.work.git("checkout", "-q", "-B", name, "main")
+        heads = []
+        for change in changes:
+            self.write(**change)
+            heads.append(self.work.head_sha())
+        self.work.push(self.bare, f"+{name}:{name}")
+        self.work.git("checkout", "-q", "main")
+        return heads
+
+
+def intervals(bot: Bot, pr: str) -> list[tuple[float, float, str]]:
+    """(started, finished, head) of every run of ``pr``, from the run log."""
+    starts = {r["seq"]: r for r in bot.log() if r.get("msg") == "run started" and r["pr"] == pr}
+    ends = {r["seq"]: r for r in bot.log() if r.get("msg") == "run finished" and r["pr"] == pr}
+    return sorted((starts[s]["ts"], ends[s]["ts"], ends[s]["head"]) for s in ends)
+
+
+def finished(bot: Bot, pr: str, head: str, outcome: str = "success") -> Any:
+    return bot.wait_for(
+        lambda r: r.get("msg") == "run finished" and r.get("pr") == pr and r.get("head") == head
+        and r.get("outcome") == outcome, timeout=120,
+    )  # fmt: skip
 
 
 class Bot:

@@ -3,103 +3,25 @@ loopback GitHub and GitLab APIs through PyGithub and python-gitlab."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
-
-from gitops_actions import git
-from gitops_actions.sandbox import GitHttpServer
 
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
-from servebot import Bot, github_pull, gitlab_merge_request
-from support import need
+from servebot import (
+    DEPLOYMENT,
+    TOKEN,
+    Bot,
+    ConfigRepo,
+    finished,
+    git_server,
+    github_pull,
+    gitlab_merge_request,
+    intervals,
+)
 
-TOKEN = "ghp_" + secrets.token_hex(16)
 PR = "github:acme/config#1"
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: registry.example/web:1.0.0
-"""
-
-
-def git_server(root: Path, username: str, token: str) -> GitHttpServer:
-    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout
-    if not (Path(exec_path.strip()) / "git-http-backend").exists():
-        need("git-http-backend is not installed")
-    return GitHttpServer(root, username, token)
-
-
-class ConfigRepo:
-    """``acme/config.git`` on the git server, and a work tree to push branches from."""
-
-    def __init__(self, server: GitHttpServer, work: Path, name: str = "acme/config.git") -> None:
-        self.server, self.url = server, server.repo_url(name)
-        git.init(server.root / name, bare=True)
-        self.work = git.init(work)
-        self.write(web=1, other=1)
-        self.work.push(str(server.root / name), "main")
-        self.bare = str(server.root / name)
-
-    def write(self, **replicas: int) -> None:
-        for app, count in replicas.items():
-            path = self.work.path / "apps" / app / "deployment.yaml"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(DEPLOYMENT.format(replicas=count).replace("web", app))
-        self.work.add()
-        self.work.commit(f"replicas {replicas}")
-
-    def branch(self, name: str, *changes: dict[str, int]) -> list[str]:
-        """Commits on a new branch ``name`` from main, one per change, pushed at the end."""
-        self.work.git("checkout", "-q", "-B", name, "main")
-        heads = []
-        for change in changes:
-            self.write(**change)
-            heads.append(self.work.head_sha())
-        self.work.push(self.bare, f"+{name}:{name}")
-        self.work.git("checkout", "-q", "main")
-        return heads
-
-
-@pytest.fixture
-def github(tmp_path: Path) -> Iterator[tuple[GitHubApi, ConfigRepo]]:
-    with git_server(tmp_path / "git", "x-access-token", TOKEN) as server, GitHubApi(TOKEN) as api:
-        repo = ConfigRepo(server, tmp_path / "work")
-        api.add_repo("acme/config", clone_url=repo.url)
-        yield api, repo
-
-
-def intervals(bot: Bot, pr: str) -> list[tuple[float, float, str]]:
-    """(started, finished, head) of every run of ``pr``, from the run log."""
-    starts = {r["seq"]: r for r in bot.log() if r.get("msg") == "run started" and r["pr"] == pr}
-    ends = {r["seq"]: r for r in bot.log() if r.get("msg") == "run finished" and r["pr"] == pr}
-    return sorted((starts[s]["ts"], ends[s]["ts"], ends[s]["head"]) for s in ends)
-
-
-def finished(bot: Bot, pr: str, head: str, outcome: str = "success") -> Any:
-    return bot.wait_for(
-        lambda r: r.get("msg") == "run finished" and r.get("pr") == pr and r.get("head") == head
-        and r.get("outcome") == outcome, timeout=120,
-    )  # fmt: skip
 
 
 def test_five_synchronize_deliveries_give_one_comment_for_the_last_head(
@@ -123,7 +45,7 @@ def test_five_synchronize_deliveries_give_one_comment_for_the_last_head(
     finally:
         repo.server.delay = 0.0
         bot.stop()
-    for (_, end, _), (start, _, _) in zip(runs, runs[1:], strict=False):
+    for (_, end, _), (start, _, _) in itertools.pairwise(runs):
         assert start >= end, f"two runs of one pull request overlapped: {runs}"
     assert runs[-1][2] == heads[-1]
     assert len(runs) < len(heads), "queued heads were replaced by newer ones"
