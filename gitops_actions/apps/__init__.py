@@ -29,6 +29,7 @@ __all__ = [
     "affected",
     "discover",
     "read",
+    "remote_url",
     "render",
 ]
 

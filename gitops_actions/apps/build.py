@@ -92,7 +92,7 @@ def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] 
     if build.helm is not None or entry.kind == "helm":
         return _helm(root, entry, env)
     if build.generated and entry.kind == "argocd":
-        return _files(entry, _directory(root, entry))
+        return _files(entry, directory_files(root, entry))
     doc: dict[str, Any] | None = None
     if build.generated:
         doc = _generated(root, entry.path)
@@ -153,7 +153,7 @@ def _files(entry: EntryPoint, files: Iterable[Path]) -> Rendered:
     return Rendered(entry, tuple(_resources(docs)), "", "plain", folder=None)
 
 
-def _directory(root: Path, entry: EntryPoint) -> list[Path]:
+def directory_files(root: Path, entry: EntryPoint) -> list[Path]:
     """The files of an Argo CD directory source (recurse, include, exclude)."""
     build, base = entry.build, root / entry.path
     found = []

@@ -128,7 +128,7 @@ class Repo:
         """Hidden directories and files (.git, .github, .sops.yaml) and --exclude globs."""
         if any(part.startswith(".") for part in path.split("/")[:-1]):
             return True
-        return any(_glob(path, pattern) for pattern in self.exclude)
+        return any(excluded_by(path, pattern) for pattern in self.exclude)
 
     def in_chart(self, folder: str) -> bool:
         return any(folder == c or folder.startswith(c + "/") for c in self.charts)
@@ -192,7 +192,8 @@ def _inside(path: str, folder: str) -> bool:
     return folder == "." or path == folder or path.startswith(folder + "/")
 
 
-def _glob(path: str, pattern: str) -> bool:
+def excluded_by(path: str, pattern: str) -> bool:
+    """Whether ``--exclude pattern`` covers ``path`` (the path, or a folder above it)."""
     pattern = pattern.strip("/").removeprefix("./")
     return (
         fnmatch.fnmatchcase(path, pattern)

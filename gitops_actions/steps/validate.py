@@ -52,6 +52,18 @@ class Options:
         "fail on warnings (deprecated APIs) as well as errors", default=False
     )
     workers: int = option("worker processes (default: one per CPU)", default=0, metavar="N")
+    exclude: tuple[str, ...] = option(
+        "do not validate files or folders matching this glob, relative to the repo root "
+        "(repeatable)",
+        default=(),
+        metavar="GLOB",
+    )
+    repo_url: str = option(
+        "URL of this repo, to tell which Argo CD and Flux sources point at it "
+        "(default: the origin remote)",
+        default="",
+        metavar="URL",
+    )
 
 
 def _formats(opts: Options, ctx: Context) -> list[tuple[str, str | None]]:
@@ -108,6 +120,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
         ignore_missing_schemas=opts.ignore_missing_schemas,
         workers=opts.workers,
         env=ctx.env,
+        repo_url=opts.repo_url,
+        exclude=opts.exclude,
     )
     outcome = validate(request)
     emit(outcome, formats, ctx)

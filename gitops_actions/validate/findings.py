@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
 
@@ -90,6 +90,7 @@ class Outcome:
     kubernetes_version: str = ""
     unusable: tuple[str, ...] = ()  # files that could not be read, parsed or rendered
     stats: dict[str, float] = field(default_factory=dict, compare=False)
+    coverage: dict[str, Any] = field(default_factory=dict, compare=False)  # entry points...
 
     @property
     def errors(self) -> int:

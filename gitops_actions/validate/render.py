@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -162,21 +162,41 @@ def _last_error(output: str) -> str:
 
 # -- tracing --------------------------------------------------------------------------------
 def trace(
-    rendered: Rendered, findings: list[Finding], env: Mapping[str, str] | None = None
+    rendered: Rendered,
+    findings: list[Finding],
+    env: Mapping[str, str] | None = None,
+    *,
+    rename: Callable[[str], str] | None = None,
 ) -> list[Finding]:
-    """``findings`` about the rendered output, moved to the files that produced them."""
+    """``findings`` about the rendered output, moved to the files that produced them.
+
+    A finding's resource is matched by kind and name in the annotated render (``rename``
+    turns names there into the rendered ones, as a substitution does), else by position.
+    """
     if not findings:
         return []
     if rendered.tool == "helm":
         return [_trace_helm(rendered, f) for f in findings]
     origins = _kustomize_origins(rendered.directory, env)
-    return [_trace_kustomize(rendered, f, origins) for f in findings]
+    named: dict[tuple[str, str], list[_Origin]] = {}
+    for origin in origins.values():
+        name = rename(origin.name) if rename else origin.name
+        named.setdefault((origin.kind, name), []).append(origin)
+    out = []
+    for finding in findings:
+        resource = finding.resource
+        found = named.get((resource.kind, resource.name), []) if resource else []
+        chosen = found[0] if len(found) == 1 else origins.get(finding.document)
+        out.append(_trace_kustomize(rendered, finding, chosen))
+    return out
 
 
 @dataclass(frozen=True)
 class _Origin:
     file: Path | None  # None: generated (configMapGenerator) or remote
     patches: tuple[Path, ...]  # kustomization files whose patches touched it
+    kind: str = ""
+    name: str = ""
 
 
 def _kustomize_origins(directory: Path, env: Mapping[str, str] | None) -> dict[int, _Origin]:
@@ -207,10 +227,13 @@ def _kustomize_origins(directory: Path, env: Mapping[str, str] | None) -> dict[i
         except InputError:
             return {}
         for index, doc in enumerate(docs, start=1):
-            annotations = (doc or {}).get("metadata", {}).get("annotations") or {}
+            meta = (doc or {}).get("metadata") or {}
+            annotations = meta.get("annotations") or {}
             origins[index] = _Origin(
                 _origin_file(wrapper, annotations.get(ORIGIN)),
                 _patch_sources(wrapper, annotations.get(TRANSFORMATIONS)),
+                str((doc or {}).get("kind") or ""),
+                str(meta.get("name") or ""),
             )
         return origins
 
@@ -240,12 +263,11 @@ def _patch_sources(wrapper: Path, annotation: Any) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def _trace_kustomize(rendered: Rendered, finding: Finding, origins: dict[int, _Origin]) -> Finding:
+def _trace_kustomize(rendered: Rendered, finding: Finding, origin: _Origin | None) -> Finding:
     """Where the value at fault was written: a patch that sets exactly that path, else the
     resource's own file (at the deepest part of the path it has)."""
-    origin = origins.get(finding.document)
     moved = dataclasses.replace(
-        finding, file=rendered.file, line=1, column=1, origin=rendered.label
+        finding, file=rendered.file, line=1, column=1, origin=finding.origin or rendered.label
     )
     if origin is None or origin.file is None:
         return moved
@@ -322,7 +344,7 @@ def _trace_helm(rendered: Rendered, finding: Finding) -> Finding:
     """To the template named in the ``# Source:`` comment before the document; the line is
     the first that sets the last key of the path (templates are not YAML, so no more)."""
     moved = dataclasses.replace(
-        finding, file=rendered.file, line=1, column=1, origin=rendered.label
+        finding, file=rendered.file, line=1, column=1, origin=finding.origin or rendered.label
     )
     text = rendered.text or ""
     node = loader.compose_document(text, finding.document)

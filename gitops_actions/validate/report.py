@@ -36,9 +36,25 @@ def text(outcome: Outcome, *, summary_line: bool = True) -> str:
         lines.append(f"{where}: {f.severity}: {_one_line(f.message)} [{f.check}]{detail}")
     for s in outcome.skipped:
         lines.append(f"{s.file}: skipped: {s.reason}")
+    for note in outcome.coverage.get("notes", ()):
+        lines.append(f"note: {_one_line(note)}")
+    if outcome.coverage:
+        lines.append(coverage_line(outcome))
     if summary_line:
         lines.append(outcome.summary_line())
     return "".join(line + "\n" for line in lines)
+
+
+def coverage_line(outcome: Outcome) -> str:
+    """Entry points by kind, resources rendered, plain files, skipped files."""
+    c = outcome.coverage
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(c.get("entryPoints", {}).items()))
+    return (
+        f"coverage: {sum(c.get('entryPoints', {}).values())} entry point(s)"
+        f"{f' ({kinds})' if kinds else ''}, {c.get('rendered', 0)} rendered, "
+        f"{c.get('resources', 0)} resource(s) checked, {c.get('plainFiles', 0)} plain file(s), "
+        f"{c.get('skippedFiles', 0)} file(s) skipped as not resources"
+    )
 
 
 def _one_line(message: str) -> str:
@@ -80,6 +96,7 @@ def as_json(outcome: Outcome) -> str:
             for f in outcome.findings
         ],
         "skipped": [{"file": s.file, "reason": s.reason} for s in outcome.skipped],
+        "coverage": outcome.coverage,
     }
     return json.dumps(doc, indent=2) + "\n"
 

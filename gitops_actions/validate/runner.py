@@ -8,16 +8,17 @@ import dataclasses
 import gc
 import multiprocessing
 import os
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_actions.errors import GitopsError, UsageError
-from gitops_actions.validate import checks, crds, engine, positions, render, schemas
+from gitops_actions.validate import checks, crds, engine, entries, positions, schemas
 from gitops_actions.validate.findings import (
     DUPLICATE_RESOURCE,
     MISSING_SCHEMA,
@@ -42,6 +43,8 @@ class Request:
     ignore_missing_schemas: bool = False
     workers: int = 0  # 0: one per CPU
     env: Mapping[str, str] | None = None
+    repo_url: str = ""  # which URL is this repo, for Argo CD and Flux sources
+    exclude: tuple[str, ...] = ()  # globs of paths not to validate
 
 
 def validate(request: Request) -> Outcome:
@@ -50,53 +53,72 @@ def validate(request: Request) -> Outcome:
     custom = tuple(load_crds(request.crd_paths))
     settings = engine.Settings(version, request.skip, custom)
     found = discover(request.paths)
-    sources = [engine.Source(path, FILES_UNIT, json=path.endswith(".json")) for path in found.files]
+    planned = entries.plan(request.paths, found, repo_url=request.repo_url, exclude=request.exclude)
+    sources = [
+        engine.Source(path, FILES_UNIT, json=path.endswith(".json")) for path in planned.files
+    ]
     findings: list[Finding] = []
-    skipped: list[Skipped] = []
+    skipped: list[Skipped] = list(planned.skipped)
     unusable: list[str] = []
-    rendered = _render_all(found.kustomizations, found.charts, request.env, request.workers)
-    by_file: dict[str, render.Rendered] = {}
-    for item in rendered:
-        if item.text is not None:
-            sources.append(engine.Source(item.file, item.label, text=item.text, origin=item.label))
-            by_file[item.file] = item
-        elif item.error:
-            unusable.append(item.file)
-            findings.append(Finding(item.file, 1, 1, RENDER, item.error, origin=item.label))
-        else:
-            skipped.append(Skipped(str(item.directory), item.skipped))
-    rendered_at = time.perf_counter()
-
-    schemas.preload(version)  # shared with forked workers
-    checked = _check_all(sources, settings, request.workers)
-    settings = _with_input_crds(sources, checked, settings)
-    checked_at = time.perf_counter()
-
-    catalog = schemas.Catalog(version, settings.custom)
-    missing: Counter[tuple[str, str]] = Counter()
-    for index, result in sorted(checked.details.items()):
-        source = sources[index]
-        findings.extend(result.findings)
-        if result.unusable:
-            unusable.append(source.file)
-        for unknown in result.unknown:
-            r = unknown.resource
-            if request.ignore_missing_schemas:
-                missing[(r.api_version, r.kind)] += 1
-                continue
-            findings.append(_missing_schema(source, unknown, catalog, version))
-    for (api_version, kind), count in sorted(missing.items()):
-        skipped.append(
-            Skipped(f"{api_version}/{kind}", f"no schema; {count} resource(s) not validated")
+    with tempfile.TemporaryDirectory(prefix="gitops-validate-") as scratch:
+        for entry in planned.entries:
+            if entry.kind == "plain" or entries.directory(entry):
+                sources += [
+                    engine.Source(
+                        f, entry.group, json=f.endswith(".json"), origin=entries.label(entry)
+                    )
+                    for f in entries.plain_sources(planned.root, entry)
+                ]
+        rendered = entries.render_all(
+            planned.root, planned.entries, Path(scratch), request.env, _workers(request.workers)
         )
-    findings.extend(_place_duplicates(checks.duplicates(checked.seen), sources))
-    findings = _traced(findings, by_file, request.env)
+        traces: dict[tuple[str, str], entries.Traced] = {}
+        for item in rendered:
+            shown = entries.shown_file(planned.root, item.entry)
+            label = entries.label(item.entry)
+            if item.text is not None:
+                sources.append(engine.Source(shown, item.entry.group, text=item.text, origin=label))
+                traces[(shown, label)] = entries.Traced(item, shown, label)
+            if item.error:
+                unusable.append(shown)
+                findings.append(Finding(shown, 1, 1, RENDER, item.error, origin=label))
+            if item.skipped:  # all of it, or a part (a chart from elsewhere)
+                skipped.append(Skipped(entries.shown_entry(planned.root, item.entry), item.skipped))
+        rendered_at = time.perf_counter()
+
+        schemas.preload(version)  # shared with forked workers
+        checked = _check_all(sources, settings, request.workers)
+        settings = _with_input_crds(sources, checked, settings)
+        checked_at = time.perf_counter()
+
+        catalog = schemas.Catalog(version, settings.custom)
+        missing: Counter[tuple[str, str]] = Counter()
+        for index, result in sorted(checked.details.items()):
+            source = sources[index]
+            findings.extend(result.findings)
+            if result.unusable:
+                unusable.append(source.file)
+            for unknown in result.unknown:
+                r = unknown.resource
+                if request.ignore_missing_schemas:
+                    missing[(r.api_version, r.kind)] += 1
+                    continue
+                findings.append(_missing_schema(source, unknown, catalog, version))
+        for (api_version, kind), count in sorted(missing.items()):
+            skipped.append(
+                Skipped(f"{api_version}/{kind}", f"no schema; {count} resource(s) not validated")
+            )
+        findings.extend(_place_duplicates(checks.duplicates(checked.seen), sources))
+        findings = entries.unresolved_dropped(findings, traces)
+        findings = entries.traced(findings, traces, request.env)
+    findings = entries.once(findings)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.check, f.message))
     done = time.perf_counter()
+    coverage = entries.coverage(planned, rendered, len(checked.seen))
     return Outcome(
         tuple(findings),
         tuple(skipped),
-        files=len(found.files) + len(rendered),
+        files=len(sources),
         resources=len(checked.seen),
         kubernetes_version=version,
         unusable=tuple(dict.fromkeys(unusable)),
@@ -105,6 +127,7 @@ def validate(request: Request) -> Outcome:
             "check_seconds": checked_at - rendered_at,
             "total_seconds": done - started,
         },
+        coverage=coverage,
     )
 
 
@@ -130,21 +153,6 @@ def load_crds(paths: Sequence[str]) -> Iterable[crds.CustomKind]:
                 raise UsageError(f"--crd {file}:{err.line}: {err.message}") from None
             except OSError as err:
                 raise UsageError(f"--crd {file}: {err.strerror or err}") from None
-
-
-def _render_all(
-    kustomizations: list[Path],
-    charts: list[Path],
-    env: Mapping[str, str] | None,
-    workers: int,
-) -> list[render.Rendered]:
-    Job = Callable[[Path, Mapping[str, str] | None], render.Rendered]
-    jobs: list[tuple[Job, Path]] = [(render.render_kustomization, d) for d in kustomizations]
-    jobs += [(render.render_chart, d) for d in charts]
-    if len(jobs) <= 1:
-        return [job(directory, env) for job, directory in jobs]
-    with ThreadPoolExecutor(max_workers=max(2, _workers(workers) * 2)) as pool:
-        return list(pool.map(lambda job: job[0](job[1], env), jobs))
 
 
 def _workers(requested: int) -> int:
@@ -276,15 +284,3 @@ def _place_duplicates(found: list[Finding], sources: list[engine.Source]) -> lis
             finding = dataclasses.replace(finding, line=line, column=column)
         placed.append(finding)
     return placed
-
-
-def _traced(
-    findings: list[Finding], by_file: dict[str, render.Rendered], env: Mapping[str, str] | None
-) -> list[Finding]:
-    if not by_file:
-        return findings
-    plain = [f for f in findings if f.file not in by_file or f.check == RENDER]
-    for file, item in by_file.items():
-        mine = [f for f in findings if f.file == file and f.check != RENDER]
-        plain.extend(render.trace(item, mine, env))
-    return plain

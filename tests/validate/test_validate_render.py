@@ -56,7 +56,8 @@ def test_files_under_a_kustomization_are_not_validated_raw(shop: Path) -> None:
 def test_walking_a_tree_renders_each_kustomization_and_skips_components(shop: Path) -> None:
     outcome = validate(Request(paths=(".",), workers=1))
     origins = sorted({f.origin for f in outcome.findings})
-    assert origins == ["kustomize base", "kustomize overlays/broken", "kustomize overlays/prod"]
+    # base is rendered through the overlay that applies it, not on its own
+    assert origins == ["kustomize overlays/broken", "kustomize overlays/prod"]
     assert [s.file for s in outcome.skipped] == ["components/probes"]
     assert outcome.unusable == ("overlays/broken/kustomization.yaml",)
     [broken] = [f for f in outcome.findings if f.check == "render"]
@@ -78,7 +79,8 @@ def test_a_kustomize_binary_is_preferred_when_installed(shop: Path, tmp_path: Pa
     done = run_cli("validate", "base", cwd=shop, env=env)
     assert done.returncode == 1
     assert 'base/deployment.yaml:15:11: error: unknown field "imagePullPolcy"' in done.stdout
-    assert log.read_text().splitlines()[0] == "build base"
+    calls = log.read_text().splitlines()  # base builds in-process; tracing runs kustomize
+    assert calls and all(call.startswith("build ") for call in calls)
 
 
 def script(path: Path, body: str) -> None:

@@ -63,6 +63,14 @@ OUTCOME = Outcome(
     resources=3,
     kubernetes_version="1.32",
     unusable=("odd, name: 100%.yaml",),
+    coverage={
+        "entryPoints": {"flux": 2, "kustomize": 1},
+        "rendered": 2,
+        "resources": 3,
+        "plainFiles": 1,
+        "skippedFiles": 1,
+        "notes": ["clusters/prod/apps.yaml#apps: no value in the repo for DOMAIN"],
+    },
 )
 
 

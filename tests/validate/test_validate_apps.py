@@ -1,0 +1,108 @@
+"""validate renders every entry point of the application model: Flux Kustomizations with
+their components and substitutions, Argo CD apps; duplicates only within what one agent
+applies; one finding per place, naming every entry point behind it; coverage reported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gitops_actions.validate.runner import Request, validate
+
+from support import need, run_cli
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "apps"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    if shutil.which("kubectl") is None:
+        need("kubectl (its built-in kustomize renders components)")
+    root = tmp_path / "repo"
+    shutil.copytree(DATA / request.param, root)
+    monkeypatch.chdir(root)
+    return root
+
+
+def lines(*paths: str, **options: object) -> list[str]:
+    outcome = validate(Request(paths=paths, workers=1, **options))  # type: ignore[arg-type]
+    return [
+        f"{f.file}:{f.line}:{f.column}: {f.check}: {f.message} [{f.origin}]"
+        for f in outcome.findings
+    ]
+
+
+@pytest.mark.parametrize("repo", ["flux-monorepo"], indirect=True)
+def test_the_standard_flux_layout_passes_across_clusters(repo: Path) -> None:
+    outcome = validate(Request(paths=(".",), workers=1))
+    assert outcome.findings == ()
+    assert outcome.coverage["entryPoints"] == {"flux": 8}
+    assert outcome.coverage["rendered"] == 8
+    assert [(s.file, s.reason) for s in outcome.skipped] == [
+        ("renovate.json", "Renovate configuration")
+    ]
+
+
+@pytest.mark.parametrize("repo", ["flux-monorepo"], indirect=True)
+def test_duplicates_count_within_what_one_agent_applies(repo: Path) -> None:
+    copy = (repo / "clusters/production/apps.yaml").read_text().replace("name: apps", "name: again")
+    (repo / "clusters/production/again.yaml").write_text(copy)
+    found = [line for line in lines(".") if "duplicate-resource" in line]
+    assert len(found) == 2  # the Namespace and the Deployment, in production only
+    assert all("is defined again" in line for line in found)
+    assert not any("staging" in line for line in found)
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_a_component_finding_is_reported_once_naming_every_app(repo: Path) -> None:
+    apps = [
+        f"kubernetes/apps/{a}/ks.yaml" for a in ("default/echo", "media/jellyfin", "media/sonarr")
+    ]
+    origins = ", ".join(f"flux {a}#flux-system/{a.split('/')[3]}" for a in apps)
+    assert lines(".") == [
+        "kubernetes/components/common/alerts.yaml:8:12: schema: expected string, got integer 3 "
+        f"[{origins}]"
+    ]
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_unresolved_variables_are_notes_and_coverage_is_reported(repo: Path) -> None:
+    alerts = repo / "kubernetes/components/common/alerts.yaml"
+    alerts.write_text(alerts.read_text().replace("retries: 3", "replicas: ${REPLICAS}"))
+    done = run_cli("validate", ".", "--format", "json", cwd=repo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    report = json.loads(done.stdout[: done.stdout.rindex("}") + 1])
+    assert report["findings"] == []
+    coverage = report["coverage"]
+    assert coverage["entryPoints"] == {"flux": 4}
+    assert coverage["plainFiles"] == 3  # the cluster's own objects and its settings
+    assert (
+        "kubernetes/apps/media/sonarr/ks.yaml#flux-system/sonarr: no value in the repo for "
+        "REPLICAS, SECRET_DOMAIN (left to the cluster; not checked)"
+    ) in coverage["notes"]
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_a_substituted_value_is_checked_after_substitution(repo: Path) -> None:
+    ks = repo / "kubernetes/apps/media/sonarr/ks.yaml"
+    ks.write_text(ks.read_text().replace("VOLSYNC_CAPACITY: 5Gi", "VOLSYNC_CAPACITY: lots"))
+    [line] = [x for x in lines(".") if "PersistentVolumeClaim" in x or "quantity" in x]
+    assert line.startswith("kubernetes/components/volsync/pvc.yaml:")
+    assert "not a valid quantity" in line and "sonarr" in line
+
+
+@pytest.mark.parametrize("repo", ["argocd"], indirect=True)
+def test_argocd_apps_and_excluded_paths(repo: Path) -> None:
+    url = "https://github.com/example/argo-config"
+    outcome = validate(Request(paths=(".",), workers=1, repo_url=url))
+    assert outcome.findings == ()
+    assert outcome.coverage["entryPoints"] == {"argocd": 4}
+    skipped = {s.file: s.reason for s in outcome.skipped}
+    assert skipped["values/monitoring.yaml"].startswith("Helm values of argocd/monitoring.yaml")
+    assert "kube-prometheus-stack" in skipped["argocd/monitoring.yaml#argocd/monitoring"]
+    (repo / "apps/legacy/configmap.yaml").write_text("kind: [unclosed\n")
+    assert lines(".", repo_url=url, exclude=("apps/legacy",)) == []
+    assert lines(".", repo_url=url)[0].startswith("apps/legacy/configmap.yaml:2:1: yaml:")
