@@ -18,10 +18,13 @@ def comment_parts(
     max_parts: int = 10,
     artifact: str | None = None,
 ) -> list[str]:
-    """Each part starts with the target's marker and the stamp of this run."""
+    """Each part starts with the target's marker and the stamp of this run; marker syntax
+    in the document is neutralised, so no body can pass for another part or target."""
 
     def header(part: int, count: int) -> str:
         return markers.header(target, markers.Stamp(head or None, run, part, count))
 
+    doc = Document(markers.neutralise(doc.body), markers.neutralise(doc.footer))
+    artifact = markers.neutralise(artifact) if artifact else artifact
     parts = paginate(doc, limit=limit, header=header, max_parts=max_parts, artifact=artifact)
     return [REDACTOR.redact(part) for part in parts]

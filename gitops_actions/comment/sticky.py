@@ -1,7 +1,9 @@
 """One sticky comment per target, edited in place: plan on strings, then apply on a forge.
 
-Our comments carry the target's marker; each part is matched by its part number. A part
-whose body is unchanged is not written. Parts no longer needed are deleted, or emptied and
+Our comments start with the target's marker and, where the forge names authors, were
+written by our own login: a comment by anyone else is never edited, deleted or counted,
+whatever it says. Each part is matched by its part number. A part whose body is unchanged
+is not written. Parts no longer needed are deleted, or emptied and
 minimised. A run never overwrites parts written by a run with a higher run number.
 """
 
@@ -44,11 +46,26 @@ def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").rstrip() == b.replace("\r\n", "\n").rstrip()
 
 
+def written_by(comment: Comment, me: str | None) -> bool:
+    """Whether ``me`` wrote ``comment``; any comment counts where nobody has a login."""
+    if me is None:
+        return True
+    return comment.author is not None and comment.author.casefold() == me.casefold()
+
+
 def plan(
-    existing: Sequence[Comment], parts: Sequence[str], *, target: str, run: int | None
+    existing: Sequence[Comment],
+    parts: Sequence[str],
+    *,
+    target: str,
+    run: int | None,
+    me: str | None = None,
 ) -> Plan:
-    """Match ``existing`` comments to ``parts`` by part number; decide what to write."""
-    ours = [c for c in existing if is_ours(c.body, target)]
+    """Match ``existing`` comments to ``parts`` by part number; decide what to write.
+
+    Only comments ``me`` wrote (any, when ``me`` is None) that start with the target's
+    marker are considered."""
+    ours = [c for c in existing if written_by(c, me) and is_ours(c.body, target)]
     if run is not None:
         newest = max(((read_stamp(c.body).run or 0), c.url) for c in ours) if ours else (0, "")
         if newest[0] > run:
@@ -104,8 +121,9 @@ def publish(
     log: Callable[[str], None] = lambda _: None,
 ) -> Outcome:
     """Make pull request ``number`` show ``parts`` as our comment for ``target``."""
+    me = forge.identity()
     existing = forge.list_comments(project=project, number=number, marker=marker(target))
-    todo = plan(existing, parts, target=target, run=run)
+    todo = plan(existing, parts, target=target, run=run, me=me)
     if todo.blocked:
         log(todo.blocked)
         return Outcome(todo.keep, todo)

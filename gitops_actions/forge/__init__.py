@@ -31,11 +31,13 @@ class PullRequest:
 
 @dataclass(frozen=True)
 class Comment:
-    """A comment on a pull request: ``id`` is the forge's own, as text."""
+    """A comment on a pull request: ``id`` is the forge's own, as text; ``author`` is the
+    login that wrote it, when the forge says (GitHub, GitLab), else None (the local forge)."""
 
     id: str
     url: str
     body: str
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,11 @@ class Forge(Protocol):
 
     def pull_request_head(self, *, project: str, number: int) -> str:
         """The commit at the head of pull request ``number`` ("" when the forge cannot say)."""
+        ...
+
+    def identity(self) -> str | None:
+        """The login that comments written with these credentials carry as their author;
+        None where comments have no authors (the local forge)."""
         ...
 
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:

@@ -72,6 +72,7 @@ class GitHubForge:
         self._comments_client = self._client.withLazy(True)  # no fetch before each write
         self._pulls: dict[tuple[str, int], GithubPull] = {}
         self._seen: dict[str, IssueComment] = {}
+        self._login: str | None = None
 
     @classmethod
     def from_env(
@@ -138,6 +139,18 @@ class GitHubForge:
             commit = self._comments_client.get_repo(project).get_commit(sha)
             commit.create_status(state=state, description=description[:140], context=context)
 
+    def identity(self) -> str | None:
+        """The token's login from GraphQL ``viewer``: a user's login, or ``NAME[bot]`` for an
+        app installation token (such as Actions' GITHUB_TOKEN), which REST ``/user`` refuses."""
+        if self._login is None:
+            with _api_errors("who am I (GraphQL viewer)", self.url):
+                _, data = self._client.requester.graphql_query("query { viewer { login } }", {})
+                login = data["data"]["viewer"]["login"]
+                if not isinstance(login, str) or not login:
+                    raise ValueError("no login")
+                self._login = login
+        return self._login
+
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
         found = []
         with _api_errors(f"{project}#{number} comments", self.url):
@@ -157,7 +170,7 @@ class GitHubForge:
         with _api_errors(f"{project}#{number} comment {comment.id}", self.url):
             item = self._comment(project, number, comment)
             item.edit(body)
-            return Comment(comment.id, item.html_url or comment.url, body)
+            return Comment(comment.id, item.html_url or comment.url, body, comment.author)
 
     def delete_comment(self, *, project: str, number: int, comment: Comment) -> None:
         with _api_errors(f"{project}#{number} comment {comment.id}", self.url):
@@ -174,7 +187,10 @@ class GitHubForge:
 
 
 def _as_comment(item: IssueComment) -> Comment:
-    return Comment(str(item.id), str(item.html_url or item.url), item.body or "")
+    user = item.raw_data.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    author = login if isinstance(login, str) else ""  # a deleted account: nobody's
+    return Comment(str(item.id), str(item.html_url or item.url), item.body or "", author)
 
 
 def _owner(project: str) -> str:

@@ -54,6 +54,7 @@ class GitLabForge:
         self.url = url.rstrip("/")
         self._retries = options.retries
         self._job_token = job_token
+        self._username: str | None = None
         self._client = gitlab.Gitlab(
             self.url,
             private_token=None if job_token else token,
@@ -164,6 +165,18 @@ class GitLabForge:
                 max_retries=self._retries,
             )
 
+    def identity(self) -> str | None:
+        """The token's user (a project or group access token has a bot user of its own)."""
+        self._writable()
+        if self._username is None:
+            with _api_errors("who am I (/user)", self.url):
+                data = self._client.http_get("/user", max_retries=self._retries)
+                name = data.get("username") if isinstance(data, dict) else None
+            if not isinstance(name, str) or not name:
+                raise ExternalError(f"gitlab: {api_detail(self.url)}/user named no user")
+            self._username = name
+        return self._username
+
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
         self._writable()
         request = self._request(project, number)
@@ -195,7 +208,8 @@ class GitLabForge:
             note = request.notes.get(int(comment.id), lazy=True)
             note.body = body
             note.save(max_retries=self._retries)
-            return Comment(comment.id, comment.url or self._web(project, number), body)
+            url = comment.url or self._web(project, number)
+            return Comment(comment.id, url, body, comment.author)
 
     def delete_comment(self, *, project: str, number: int, comment: Comment) -> None:
         self._writable()
@@ -212,7 +226,10 @@ class GitLabForge:
 
 
 def _as_comment(note: ProjectMergeRequestNote, web: str) -> Comment:
-    return Comment(str(note.id), f"{web}#note_{note.id}", str(note.body or ""))
+    author = getattr(note, "author", None)
+    name = author.get("username") if isinstance(author, dict) else None
+    author_name = name if isinstance(name, str) else ""  # a deleted account: nobody's
+    return Comment(str(note.id), f"{web}#note_{note.id}", str(note.body or ""), author_name)
 
 
 def _detail(error: GitlabError) -> str:

@@ -82,6 +82,9 @@ class LocalForge:
     def pull_request_head(self, *, project: str, number: int) -> str:
         return ""  # pull requests on file do not record commits
 
+    def identity(self) -> str | None:
+        return None  # comment files have no authors
+
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
         folder = self._comments(number)
         paths = sorted(folder.glob("*.md"), key=_natural) if folder.is_dir() else []

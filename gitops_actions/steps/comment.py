@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +79,8 @@ class Options:
     dry_run: bool = option("print the comment parts, post nothing", default=False)
 
 
+MAX_SOURCE_BYTES = 128 * 2**20
+
 OUTPUTS = (
     ("comment-urls", "the comment parts as they now stand, one URL (or local path) per line"),
     ("parts", "how many comments the body takes"),
@@ -84,12 +88,33 @@ OUTPUTS = (
 )
 
 
+def read_source(path: Path) -> str:
+    """The text of ``path``: a regular file (a FIFO would block), bounded, UTF-8."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror or err}", path=str(path)) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError("not a regular file", path=str(path))
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise InputError(f"larger than {MAX_SOURCE_BYTES // 2**20} MiB", path=str(path))
+        try:
+            data = f.read(MAX_SOURCE_BYTES + 1)
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror or err}", path=str(path)) from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise InputError(f"larger than {MAX_SOURCE_BYTES // 2**20} MiB", path=str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 (byte {err.start})", path=str(path)) from None
+
+
 def document_of(path: Path) -> tuple[Document, Diff | None]:
     """The comment for a diff JSON file, or a markdown file's text as it is."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {err}", path=str(path)) from err
+    text = read_source(path)
     if path.suffix.lower() != ".json":
         if not text.strip():
             raise InputError("nothing to post: the file is empty", path=str(path))
@@ -103,14 +128,22 @@ def compose(
 ) -> tuple[str, int | None, list[str]]:
     """The target, the stamp and the parts to post, from the file and the CI run."""
     doc, diff = document_of(Path(opts.source))
-    target = markers.clean_target(opts.target or (diff.target if diff else "") or "default")
-    head = (
-        opts.head_sha
-        or cienv.triggering_head(event)
-        or (diff.head.sha if diff else "")
-        or cienv.head_sha(env, event)
+    if opts.target is not None:
+        target = markers.checked_target(opts.target, "--target")
+    else:
+        found = (diff.target if diff else "") or "default"
+        target = markers.checked_target(found, "target", opts.source if diff else None)
+    heads = (
+        ("--head-sha", opts.head_sha),
+        ("the triggering run's head_sha", cienv.triggering_head(event)),
+        (f"{opts.source}: head.sha", diff.head.sha if diff else ""),
+        ("the CI run's head commit", cienv.head_sha(env, event)),
     )
+    where, head = next(((w, sha) for w, sha in heads if sha), ("", ""))
+    head = markers.checked_sha(head, where) if head else ""
     run = opts.run_number if opts.run_number is not None else cienv.run_number(env, event)
+    if run is not None:
+        run = markers.checked_run(run, "--run-number" if opts.run_number is not None else "run")
     artifact = opts.artifact_url or (diff.full_artifact if diff else None)
     parts = comment_parts(
         doc,

@@ -103,7 +103,7 @@ def test_markdown_is_posted_as_it_is(tmp_path: Path) -> None:
 
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "comments" / "2" / "default-1.md").read_text()
-    assert text == "<!-- gitops-actions:diff:default -->\n## Release notes\n\n* shop 1.2.4\n"
+    assert text == "<!-- gitops-actions:diff:default -->\n\n## Release notes\n\n* shop 1.2.4\n"
 
 
 def test_github_posts_through_the_api_and_never_prints_the_token(

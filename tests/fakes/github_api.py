@@ -30,11 +30,14 @@ def _invalid(message: str) -> ApiError:
 
 
 class GitHubApi(FakeApi):
-    """Accepts ``Authorization: token X`` or ``Bearer X`` for any of ``tokens``."""
+    """Accepts ``Authorization: token X`` or ``Bearer X`` for any of ``tokens``, all of
+    them ``user``'s (an app's bot, as Actions' GITHUB_TOKEN is); ``add_user`` adds other
+    accounts. Comments record who wrote them; only their author may edit or delete them."""
 
-    def __init__(self, *tokens: str, user: str = "ci-bot") -> None:
+    def __init__(self, *tokens: str, user: str = "github-actions[bot]") -> None:
         super().__init__(tokens)
         self.user = {"login": user, "id": 1, "type": "Bot"}
+        self.users: dict[str, dict[str, Any]] = {}  # token -> user, beyond ``user``
         self.repos: dict[str, dict[str, Any]] = {}
         self.pulls: dict[str, dict[int, dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
@@ -55,6 +58,7 @@ class GitHubApi(FakeApi):
         self.route("GET", REPO + r"/commits/(?P<sha>[0-9a-f]{7,40})", self._get_commit)
         self.route("POST", REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
         self.route("POST", "/graphql", self._graphql)
+        self.route("GET", "/user", self._get_user)
 
     def token_of(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -75,6 +79,18 @@ class GitHubApi(FakeApi):
         self.fail_next(status, count, headers=headers, body=body)
 
     # -- for tests -----------------------------------------------------------------------
+    def add_user(self, token: str, login: str, kind: str = "User") -> dict[str, Any]:
+        """Another account, authenticating with ``token``; its user object."""
+        with self.lock:
+            user = {"login": login, "id": 2 + len(self.users), "type": kind}
+            self.users[token] = user
+            self.tokens.add(token)
+            return user
+
+    def user_of(self, request: Request) -> dict[str, Any]:
+        """The account the request's token belongs to."""
+        return self.users.get(self.token_of(request) or "", self.user)
+
     def add_repo(
         self, full_name: str, default_branch: str = "main", clone_url: str | None = None
     ) -> None:
@@ -116,8 +132,10 @@ class GitHubApi(FakeApi):
         with self.lock:
             self.pulls[full_name][number]["state"] = "closed"
 
-    def add_comment(self, full_name: str, number: int, body: str) -> int:
-        """A comment as if someone had posted it, without a request; its id."""
+    def add_comment(
+        self, full_name: str, number: int, body: str, user: dict[str, Any] | None = None
+    ) -> int:
+        """A comment as if ``user`` (default: the token's own) had posted it; its id."""
         with self.lock:
             cid = next(self._ids)
             self.comments[cid] = {
@@ -125,6 +143,7 @@ class GitHubApi(FakeApi):
                 "repo": full_name,
                 "issue": number,
                 "body": body,
+                "user": user or self.user,
                 "created_at": _now(),
                 "updated_at": _now(),
             }
@@ -184,7 +203,7 @@ class GitHubApi(FakeApi):
             "url": f"{self.url}/repos/{full}/issues/comments/{cid}",
             "html_url": f"{self.url}/{full}/pull/{comment['issue']}#issuecomment-{cid}",
             "issue_url": f"{self.url}/repos/{full}/issues/{comment['issue']}",
-            "user": self.user,
+            "user": comment["user"],
         }
 
     def _pull(self, owner: str, name: str, number: str) -> tuple[str, dict[str, Any]]:
@@ -265,6 +284,7 @@ class GitHubApi(FakeApi):
             raise _invalid("body is missing")
         cid = next(self._ids)
         comment = {"id": cid, "repo": full, "issue": pull["number"], "body": body}
+        comment["user"] = self.user_of(request)
         self.comments[cid] = comment | {"created_at": _now(), "updated_at": _now()}
         return Reply(201, self._comment_json(self.comments[cid]))
 
@@ -277,13 +297,20 @@ class GitHubApi(FakeApi):
     def _get_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
         return Reply(200, self._comment_json(self._comment(owner, name, comment_id)))
 
+    def _own_comment(self, request: Request, owner: str, name: str, cid: str) -> dict[str, Any]:
+        """A comment the request's account may change: its own (no admin accounts here)."""
+        comment = self._comment(owner, name, cid)
+        if comment["user"]["login"] != self.user_of(request)["login"]:
+            raise ApiError(403, {"message": "Must have admin rights to Repository."})
+        return comment
+
     def _edit_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
-        comment = self._comment(owner, name, comment_id)
+        comment = self._own_comment(request, owner, name, comment_id)
         comment.update(body=(request.body or {}).get("body", comment["body"]), updated_at=_now())
         return Reply(200, self._comment_json(comment))
 
     def _delete_comment(self, request: Request, owner: str, name: str, comment_id: str) -> Reply:
-        del self.comments[self._comment(owner, name, comment_id)["id"]]
+        del self.comments[self._own_comment(request, owner, name, comment_id)["id"]]
         return Reply(204)
 
     # -- commit statuses -----------------------------------------------------------------
@@ -309,10 +336,20 @@ class GitHubApi(FakeApi):
         return Reply(201, {k: v for k, v in status.items() if k not in ("repo", "sha")})
 
     # -- GraphQL -------------------------------------------------------------------------
+    def _get_user(self, request: Request) -> Reply:
+        user = self.user_of(request)
+        if user["type"] == "Bot":  # an app installation token
+            message = "Resource not accessible by integration"
+            return Reply(403, {"message": message, "documentation_url": DOCS})
+        return Reply(200, user)
+
     def _graphql(self, request: Request) -> Reply:
-        """``minimizeComment`` as PyGithub sends it; anything else is a GraphQL error."""
+        """``viewer { login }`` and ``minimizeComment`` as PyGithub sends them; anything else
+        is a GraphQL error."""
         data = request.body or {}
         query, variables = str(data.get("query", "")), data.get("variables") or {}
+        if re.fullmatch(r"\s*(query\s*)?\{\s*viewer\s*\{\s*login\s*\}\s*\}\s*", query):
+            return Reply(200, {"data": {"viewer": {"login": self.user_of(request)["login"]}}})
         if not re.search(r"\bminimizeComment\s*\(", query):
             return Reply(200, {"errors": [{"message": "only minimizeComment is served here"}]})
         given = variables.get("input") or {}

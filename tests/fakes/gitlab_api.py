@@ -24,7 +24,8 @@ def _now() -> str:
 
 class GitLabApi(FakeApi):
     """Accepts ``PRIVATE-TOKEN`` (or OAuth ``Bearer``) for ``tokens``, ``JOB-TOKEN`` for
-    ``job_tokens``."""
+    ``job_tokens``; all are ``user``'s, ``add_user`` adds other accounts. Notes record
+    their author; only the author may edit or delete one."""
 
     prefix = "/api/v4"
 
@@ -32,11 +33,13 @@ class GitLabApi(FakeApi):
         self.job_tokens = set(job_tokens)
         super().__init__([*tokens, *self.job_tokens])
         self.user = {"id": 1, "username": user, "name": user, "state": "active"}
+        self.users: dict[str, dict[str, Any]] = {}  # token -> user, beyond ``user``
         self.projects: dict[int, dict[str, Any]] = {}
         self.merge_requests: dict[int, dict[int, dict[str, Any]]] = {}
         self.notes: dict[int, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []  # commit statuses, oldest first
         self._ids = itertools.count(101)
+        self.route("GET", "/user", self._get_user)
         self.route("GET", PROJECT, self._get_project)
         self.route("GET", PROJECT + "/merge_requests", self._list_mrs)
         self.route("POST", PROJECT + "/merge_requests", self._create_mr)
@@ -68,6 +71,17 @@ class GitLabApi(FakeApi):
         self.fail_next(429, count, headers=headers, body={"message": "Retry later"})
 
     # -- for tests -----------------------------------------------------------------------
+    def add_user(self, token: str, username: str) -> dict[str, Any]:
+        """Another account, authenticating with ``token``; its user object."""
+        with self.lock:
+            user = {"id": 2 + len(self.users), "username": username, "name": username}
+            self.users[token] = user | {"state": "active"}
+            self.tokens.add(token)
+            return self.users[token]
+
+    def user_of(self, request: Request) -> dict[str, Any]:
+        return self.users.get(self.token_of(request) or "", self.user)
+
     def add_project(self, path: str, default_branch: str = "main") -> int:
         with self.lock:
             pid = next(self._ids)
@@ -103,15 +117,24 @@ class GitLabApi(FakeApi):
             }
             return iid
 
-    def add_note(self, path: str, iid: int, body: str, *, system: bool = False) -> int:
-        """A note as if someone (or GitLab itself) had posted it, without a request; its id."""
+    def add_note(
+        self,
+        path: str,
+        iid: int,
+        body: str,
+        *,
+        system: bool = False,
+        author: dict[str, Any] | None = None,
+    ) -> int:
+        """A note as if ``author`` (default: the token's own user) or GitLab itself had
+        posted it, without a request; its id."""
         with self.lock:
             project = self._project(path)
             mr = self.merge_requests[project["id"]][iid]
             note = {
                 "id": next(self._ids),
                 "body": body,
-                "author": self.user,
+                "author": author or self.user,
                 "system": system,
                 "project_id": project["id"],
                 "noteable_id": mr["id"],
@@ -251,7 +274,7 @@ class GitLabApi(FakeApi):
         note = {
             "id": next(self._ids),
             "body": body,
-            "author": self.user,
+            "author": self.user_of(request),
             "system": False,
             "project_id": found["id"],
             "noteable_id": mr["id"],
@@ -273,13 +296,25 @@ class GitLabApi(FakeApi):
     def _get_note(self, request: Request, project: str, iid: str, note_id: str) -> Reply:
         return Reply(200, self._note(project, iid, note_id))
 
-    def _update_note(self, request: Request, project: str, iid: str, note_id: str) -> Reply:
+    def _own_note(self, request: Request, project: str, iid: str, note_id: str) -> dict[str, Any]:
+        """A note the request's account may change: its own (no admin accounts here)."""
         note = self._note(project, iid, note_id)
+        if note["author"]["username"] != self.user_of(request)["username"]:
+            raise ApiError(403, {"message": "403 Forbidden"})
+        return note
+
+    def _get_user(self, request: Request) -> Reply:
+        if request.headers.get("job-token"):
+            raise ApiError(401, {"message": "401 Unauthorized"})
+        return Reply(200, self.user_of(request))
+
+    def _update_note(self, request: Request, project: str, iid: str, note_id: str) -> Reply:
+        note = self._own_note(request, project, iid, note_id)
         note.update(body=(request.body or {}).get("body", note["body"]), updated_at=_now())
         return Reply(200, note)
 
     def _delete_note(self, request: Request, project: str, iid: str, note_id: str) -> Reply:
-        del self.notes[self._note(project, iid, note_id)["id"]]
+        del self.notes[self._own_note(request, project, iid, note_id)["id"]]
         return Reply(204)
 
     # -- commit statuses -----------------------------------------------------------------
