@@ -23,6 +23,7 @@ each noise filter hid. Readers reject any other version.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -30,6 +31,7 @@ from typing import Any, Literal, cast
 from gitops_actions.errors import InputError
 
 VERSION = 1
+_SHA = re.compile(r"[0-9a-fA-F]{4,64}")
 Action = Literal["added", "removed", "changed"]
 ACTIONS: tuple[Action, ...] = ("added", "changed", "removed")
 
@@ -117,7 +119,9 @@ class Diff:
         try:
             data = json.loads(text)
         except ValueError as err:
-            raise InputError(f"not JSON: {err}", path=path) from err
+            raise InputError(f"not JSON: {err}", path=path) from None
+        except RecursionError:
+            raise InputError("not a diff document: nested too deeply", path=path) from None
         return cls.from_dict(data, path=path)
 
 
@@ -163,26 +167,41 @@ class _Reader:
             return ""
         if not isinstance(value, str) or not (value or empty):
             raise self.fail(f"{where}.{key}", "a string" if empty else "a non-empty string")
+        return self.unicode(value, f"{where}.{key}")
+
+    def unicode(self, value: str, where: str) -> str:
+        """``value``, refused when it holds a lone surrogate (``"\\ud800"``): no text."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.fail(where, "text (it holds a lone surrogate)") from None
         return value
 
     def texts(self, data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
         value = _or(data.get(key), [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(f"{where}.{key}", "a list of strings")
-        return tuple(value)
+        return tuple(self.unicode(v, f"{where}.{key}") for v in value)
 
     def ref(self, data: Mapping[str, Any], key: str) -> Ref:
         found = self.mapping(_or(data.get(key), {}), key)
-        return Ref(self.text(found, "ref", key), self.text(found, "sha", key))
+        sha = self.text(found, "sha", key)
+        if sha and not _SHA.fullmatch(sha):
+            raise self.fail(f"{key}.sha", f"a commit id (hex), got {sha[:80]!r}")
+        return Ref(self.text(found, "ref", key), sha)
 
     def diff(self, data: Any) -> Diff:
         top = self.mapping(data, "document")
-        if top.get("version") != VERSION:
-            raise self.fail("version", f"{VERSION}, got {top.get('version')!r}")
+        version = top.get("version")
+        if type(version) is not int or version != VERSION:  # True == 1 in Python
+            scalar = version is None or isinstance(version, int | float | str)
+            shown = repr(version)[:40] if scalar else f"a JSON {type(version).__name__}"
+            raise self.fail("version", f"{VERSION}, got {shown}")
         filters = self.mapping(_or(top.get("filters"), {}), "filters")
         for name, count in filters.items():
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise self.fail(f"filters.{name}", "a count")
+            self.unicode(name, "filters")
         apps = _or(top.get("apps"), [])
         if not isinstance(apps, list):
             raise self.fail("apps", "a list")

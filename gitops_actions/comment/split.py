@@ -18,6 +18,8 @@ from gitops_actions.errors import UsageError
 
 SLACK = 64  # characters kept free in every part, beyond what the header and footer need
 MIN_ROOM = 1000
+MAX_OPEN = 32  # <details> elements closed and reopened at a cut; deeper ones are not
+MAX_OPENER = 400  # a longer opening line is reopened as a bare <details>
 
 _FENCE = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
 _DETAILS = re.compile(r"<(/?)details(?=[\s>/])", re.IGNORECASE)
@@ -49,13 +51,15 @@ class _State:
         if match and not (match.group(2)[0] == "`" and "`" in match.group(3)):
             indent, fence, info = match.groups()
             return replace(self, fence=(indent, fence, info))
+        if "<" not in text or not _DETAILS.search(text):
+            return self
         details = list(self.details)
         for tag in _DETAILS.finditer(text):
             if tag.group(1):
                 if details:
                     details.pop()
-            else:
-                details.append(text)
+            elif len(details) < MAX_OPEN:  # deeper ones are cut through, not reopened
+                details.append(text if len(text) <= MAX_OPENER else "<details>")
         return replace(self, details=tuple(details))
 
     def closing(self) -> str:

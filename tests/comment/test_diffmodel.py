@@ -73,6 +73,10 @@ def test_counts() -> None:
     [
         ([], "document: expected an object"),
         ({"version": 2}, "version: expected 1, got 2"),
+        ({"version": True}, "version: expected 1, got True"),
+        ({"version": 1.0}, "version: expected 1, got 1.0"),
+        ({"version": [1]}, "version: expected 1, got a JSON list"),
+        ({"version": 1, "head": {"sha": "-->\n<!-- x -->"}}, "head.sha: expected a commit id"),
         ({"version": 1, "apps": {}}, "apps: expected a list"),
         ({"version": 1, "filters": {"x": "3"}}, "filters.x: expected a count"),
         ({"version": 1, "base": {"sha": 7}}, "base.sha: expected a string"),
@@ -88,6 +92,12 @@ def test_bad_documents_name_the_field(document: Any, where: str) -> None:
     with pytest.raises(InputError) as caught:
         Diff.from_dict(document, path="diff.json")
     assert caught.value.one_line().startswith(f"diff.json: diff document: {where}")
+
+
+def test_a_document_nested_too_deeply_is_an_input_error() -> None:
+    with pytest.raises(InputError) as caught:
+        Diff.from_json("[" * 100_000 + "]" * 100_000, path="diff.json")
+    assert caught.value.one_line() == "diff.json: not a diff document: nested too deeply"
 
 
 def test_not_json_is_an_input_error() -> None:
