@@ -201,7 +201,7 @@ if ! { [ -f "$VENV/.complete" ] && "$VENV/bin/python" -c 'import yaml' 2>/dev/nu
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \\
-    --require-hashes --only-binary :all: -r "$ROOT/requirements/runtime.txt"
+    --no-compile --require-hashes --only-binary :all: -r "$ROOT/requirements/runtime.txt"
   touch "$VENV/.complete"
 fi
 site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
