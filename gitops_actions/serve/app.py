@@ -18,7 +18,7 @@ from aiohttp import web
 from gitops_actions.serve.intake import Intake, Service, make_app
 from gitops_actions.serve.run import RunConfig, Runner
 from gitops_actions.serve.store import SqliteStore, Store
-from gitops_actions.serve.telemetry import Log, Metrics
+from gitops_actions.serve.telemetry import Log, Metrics, capture_logging
 from gitops_actions.serve.worker import Workers, owner_id
 
 
@@ -49,6 +49,7 @@ async def serve(settings: Settings, log: Log) -> int:
     store = open_store(settings.queue, settings.run.state, owner)
     metrics = Metrics()
     runner = Runner(settings.run, store, log)
+    capture_logging(log)
     workers = Workers(
         store,
         runner,

@@ -70,6 +70,7 @@ class Runner:
         env = dict(config.env)
         self.mirrors = Mirrors(config.state / "mirrors", config.forge, config.token, env)
         self.ci = Dialect(env, open(os.devnull, "w"))  # noqa: SIM115 (one for the process)
+        self.forge()  # the client library is imported now, before the first delivery
 
     def forge(self) -> ReplyForge:
         token = self.config.token or ""

@@ -7,6 +7,7 @@ Every log line is one JSON object (``ts``, ``level``, ``msg`` and fields such as
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
@@ -30,6 +31,28 @@ class Log:
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()
+
+
+class _Handler(logging.Handler):
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log(record.getMessage(), level=record.levelname.lower(), logger=record.name)
+
+
+def capture_logging(log: Log, level: int = logging.INFO) -> None:
+    """What libraries log (the forge clients' retries, aiohttp) becomes JSON lines too.
+
+    Call it once the libraries are imported: their own handlers are removed."""
+    root = logging.getLogger()
+    root.handlers[:] = [_Handler(log)]
+    root.setLevel(level)
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger):  # PyGithub adds a handler of its own
+            logger.handlers.clear()
+            logger.propagate = True
 
 
 class Metrics:
