@@ -5,8 +5,9 @@ The subset is what most overlays are: ``resources``/``bases`` (files and kustomi
 directories), ``namespace``, ``images`` and ``replicas``. Anything else raises
 ``Unsupported`` and the caller runs the real ``kustomize``/``kubectl kustomize``; tests
 hold this builder's output equal to kubectl's, scalar for scalar: files are read with the
-project's one YAML reading (``yamlread``), which resolves scalars as the API server reads
-kustomize's output. Building in-process saves the ~60 ms a kustomize process costs, which
+project's one YAML reading (``yamlread``), resolving scalars as kustomize does (``on``
+stays a string, a date becomes RFC 3339 text), so that its values equal kustomize's
+output read as the API server reads it. Building in-process saves the ~60 ms a kustomize process costs, which
 is most of rendering a thousand applications.
 """
 
@@ -103,7 +104,7 @@ def _kustomization(folder: Path) -> dict[str, Any] | None:
     for name in KUSTOMIZATION_FILES:
         path = folder / name
         if path.is_file():
-            docs = read_values(path.read_bytes(), str(path))
+            docs = read_values(path.read_bytes(), str(path), kustomize=True)
             return docs[0] if docs and isinstance(docs[0], dict) else {}
     return None
 
@@ -127,7 +128,7 @@ def build(folder: Path, root: Path) -> list[dict[str, Any]]:
         if target.is_dir():
             resources += build(target, root)
         elif target.is_file():
-            loaded = read_values(target.read_bytes(), str(target))
+            loaded = read_values(target.read_bytes(), str(target), kustomize=True)
             resources += [d for d in loaded if isinstance(d, dict)]
         else:
             raise Unsupported(f"{ref!r} does not exist")

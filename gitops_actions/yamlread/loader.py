@@ -27,7 +27,14 @@ import yaml
 
 from gitops_actions.errors import InputError
 from gitops_actions.yamlread.compose import MAX_DEPTH, LoadError, compose_all
-from gitops_actions.yamlread.scalars import HINTS, key_string, resolve_plain, resolve_tagged
+from gitops_actions.yamlread.scalars import (
+    HINTS,
+    key_string,
+    resolve_kustomize,
+    resolve_kustomize_flow,
+    resolve_plain,
+    resolve_tagged,
+)
 
 __all__ = ["MAX_DEPTH", "Document", "LoadError", "Problem", "decode", "documents", "read_values"]
 
@@ -101,7 +108,9 @@ def _wide_encoding(data: bytes) -> str:
 class _Converter:
     """Nodes to plain values in one pass, recording repeated keys and bounding aliases."""
 
-    def __init__(self, aliases: bool) -> None:
+    def __init__(self, aliases: bool, kustomize: bool = False) -> None:
+        self.plain = resolve_kustomize if kustomize else resolve_plain
+        self.flow_plain = resolve_kustomize_flow if kustomize else resolve_plain
         self.problems: list[Problem] = []
         self.aliases = aliases  # the text has anchors: track reuse and cycles
         self.seen: set[int] = set()
@@ -114,7 +123,7 @@ class _Converter:
         if cls is _SCALAR:
             if node.tag:
                 return resolve_tagged(node)
-            return resolve_plain(node.value) if node.style == "" else node.value
+            return self.plain(node.value) if node.style == "" else node.value
         if depth >= MAX_DEPTH:
             raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *_position(node.start_mark))
         if self.aliases:
@@ -124,7 +133,8 @@ class _Converter:
         return self._sequence(node, depth)
 
     def _sequence(self, node: yaml.Node, depth: int) -> list[Any]:
-        scalar, hints, plain = _SCALAR, HINTS, resolve_plain
+        scalar, hints = _SCALAR, HINTS
+        plain = self.flow_plain if node.flow_style else self.plain
         out = []
         depth += 1
         for item in node.value:
@@ -181,7 +191,8 @@ class _Converter:
 
     def _mapping(self, node: yaml.Node, depth: int) -> dict[str, Any]:
         # the hot loop: scalars are resolved inline, and globals are bound to locals
-        scalar, hints, plain = _SCALAR, HINTS, resolve_plain
+        scalar, hints = _SCALAR, HINTS
+        plain = self.flow_plain if node.flow_style else self.plain
         out: dict[str, Any] = {}
         merged: dict[str, Any] | None = None
         depth += 1
@@ -239,7 +250,7 @@ class _Converter:
             if key_node.__class__ is _SCALAR:
                 value = key_node.value
                 if key_node.tag == "" and key_node.style == "":
-                    value = key_string(resolve_plain(value)) or value
+                    value = key_string(self.plain(value)) or value
                 first.setdefault(value, key_node)
         return first
 
@@ -277,8 +288,9 @@ def _check_document_sizes(text: str) -> None:
             )
 
 
-def documents(text: str) -> Iterator[Document]:
-    """Each non-empty YAML document in ``text``, in order.
+def documents(text: str, *, kustomize: bool = False) -> Iterator[Document]:
+    """Each non-empty YAML document in ``text``, in order; with ``kustomize``, plain
+    scalars are read as kustomize reads its input (``scalars.resolve_kustomize``).
 
     A ``LoadError`` ends the stream at the first unreadable spot; the documents before it
     have been yielded already, so their findings are not lost.
@@ -289,7 +301,7 @@ def documents(text: str) -> Iterator[Document]:
     for index, node in enumerate(compose_all(text), start=1):
         if node is None:
             continue
-        converter = _Converter(aliases)
+        converter = _Converter(aliases, kustomize)
         value = converter.value(node)
         if value is None:
             continue  # an empty document (only comments, or a bare ---)
@@ -342,7 +354,7 @@ def compose_document(text: str, index: int) -> yaml.Node | None:
     return None
 
 
-def read_values(data: bytes | str, path: str) -> list[Any]:
+def read_values(data: bytes | str, path: str, *, kustomize: bool = False) -> list[Any]:
     """The value of every non-empty document in a file, for readers that need no positions.
 
     Unreadable input is an ``InputError`` naming ``path`` and the line; a repeated key is
@@ -351,7 +363,7 @@ def read_values(data: bytes | str, path: str) -> list[Any]:
     try:
         text = decode(data) if isinstance(data, bytes) else data
         found = []
-        for document in documents(text):
+        for document in documents(text, kustomize=kustomize):
             if document.problems:
                 problem = document.problems[0]
                 line = problem.node.start_mark.line + 1 if problem.node is not None else 1

@@ -7,6 +7,7 @@ something else than a string becomes one the way sigs.k8s.io/yaml writes it (``t
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Any
@@ -58,6 +59,69 @@ def resolve_plain(text: str) -> Any:
             return text  # strconv.ParseFloat reports a range error: it stays a string
         return int(value) if value.is_integer() and abs(value) < 1e21 else value
     return text
+
+
+# YAML 1.1 words that go-yaml v3 (kustomize's reader) leaves as strings
+_YAML11_WORDS = frozenset(
+    ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON")
+    + ("n", "N", "no", "No", "NO", "off", "Off", "OFF")
+)
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+    r"(?:([Tt])([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})"
+    r"| ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?)?"
+)
+
+
+def resolve_kustomize(text: str) -> Any:
+    """A plain scalar as kustomize reads it (go-yaml v3, then JSON): the YAML 1.1 words
+    (``on``, ``y``, ``no``) stay strings and a timestamp becomes its RFC 3339 text, as Go
+    writes a ``time.Time``; everything else as ``resolve_plain``. Reading kustomize's
+    output with ``resolve_plain`` then gives the same values."""
+    if text in _YAML11_WORDS:
+        return text
+    if len(text) >= 8 and text[4] == "-" and text[:4].isdigit():
+        stamp = go_timestamp(text)
+        if stamp is not None:
+            return stamp
+    return resolve_plain(text)
+
+
+def resolve_kustomize_flow(text: str) -> Any:
+    """``resolve_kustomize`` inside a flow collection (``[a, b]``), where kustomize reads a
+    timestamp with a time of day (it holds ``:``) as the string it is."""
+    return resolve_plain(text) if ":" in text else resolve_kustomize(text)
+
+
+def go_timestamp(text: str) -> str | None:
+    """``2024-5-1`` -> ``2024-05-01T00:00:00Z``: the formats go-yaml v3 reads as a time,
+    written as Go's ``time.Time`` marshals to JSON (RFC 3339, fraction trimmed)."""
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day = int(match[1]), int(match[2]), int(match[3])
+    if match[4]:
+        clock, fraction, zone = match.group(5, 6, 7), match[8] or "", match[9]
+    elif match[10]:
+        clock, fraction, zone = match.group(10, 11, 12), match[13] or "", "Z"
+    else:
+        clock, fraction, zone = ("0", "0", "0"), "", "Z"
+    hour, minute, second = map(int, clock)
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return None
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    if zone != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 24 or minutes > 59:
+            return None
+        if hours == 0 and minutes == 0:
+            zone = "Z"
+    fraction = fraction[:9].rstrip("0")
+    dot = f".{fraction}" if fraction else ""
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{dot}{zone}"
 
 
 def _go_int(plain: str) -> int | None:

@@ -223,3 +223,30 @@ def test_yaml_1_1_value_scalar_from_kustomize_is_a_plain_string(config: git.Repo
     changes = [c for app in report["apps"] for c in app["changes"] if c["kind"] == "Route"]
     assert changes and all(c["action"] == "added" for c in changes)
     assert "matchType: '='" in changes[0]["diff"]
+
+
+def test_which_renderer_ran_never_shows_as_a_change(config: git.Repo) -> None:
+    """The base renders in-process, the head with kubectl kustomize: YAML 1.1-sensitive
+    scalars (and a date) read the same either way, so nothing changed."""
+    base = config.path / "apps/shop/base"
+    values = "\n".join(
+        f"    v{i}: {text}"
+        for i, text in enumerate(("1:20", "1:25", "on", "y", "1e3", "0o644", "0755"))
+    )
+    (base / "release.yaml").write_text(
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: r\n"
+        "spec:\n  chart:\n    spec: {chart: app, version: 1.0.0}\n  values:\n"
+        f"{values}\n    when: 2024-05-01\n    nothing: ~\n    count: 1_000\n    match: =\n"
+    )
+    kustomization = base / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - release.yaml\n")
+    commit(config, "a release")
+    overlay = config.path / "apps/shop/overlays/dev/kustomization.yaml"
+    before = diff(config, "--base", "HEAD~1")
+    assert "in-process" in before["renderers"]
+    overlay.write_text(overlay.read_text() + "generatorOptions: {disableNameSuffixHash: true}\n")
+    commit(config, "outside the in-process subset: kubectl kustomize renders the head")
+    report = diff(config)
+    assert report["rendered"] == ["apps/shop/overlays/dev"]
+    assert set(report["renderers"]) == {"in-process", "kustomize"}
+    assert report["apps"] == []
