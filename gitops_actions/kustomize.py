@@ -7,8 +7,8 @@ directories), ``namespace``, ``images`` and ``replicas``. Anything else raises
 hold this builder's output equal to kubectl's, scalar for scalar: files are read with the
 project's one YAML reading (``yamlread``), resolving scalars as kustomize does (``on``
 stays a string, a date becomes RFC 3339 text), so that its values equal kustomize's
-output read as the API server reads it. Building in-process saves the ~60 ms a kustomize process costs, which
-is most of rendering a thousand applications.
+output read as the API server reads it. Building in-process saves the ~60 ms a kustomize
+process costs, which is most of rendering a thousand applications.
 """
 
 from __future__ import annotations

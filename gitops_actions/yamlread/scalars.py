@@ -63,9 +63,8 @@ def resolve_plain(text: str) -> Any:
 
 # YAML 1.1 words that go-yaml v3 (kustomize's reader) leaves as strings
 _YAML11_WORDS = frozenset(
-    ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON")
-    + ("n", "N", "no", "No", "NO", "off", "Off", "OFF")
-)
+    ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off")
+) | {"OFF"}
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
     r"(?:([Tt])([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})"
