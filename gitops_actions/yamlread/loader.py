@@ -134,7 +134,7 @@ class _Converter:
 
     def _sequence(self, node: yaml.Node, depth: int) -> list[Any]:
         scalar, hints = _SCALAR, HINTS
-        plain = self.flow_plain if node.flow_style else self.plain
+        plain = self.flow_plain if getattr(node, "flow_style", False) else self.plain
         out = []
         depth += 1
         for item in node.value:
@@ -192,7 +192,7 @@ class _Converter:
     def _mapping(self, node: yaml.Node, depth: int) -> dict[str, Any]:
         # the hot loop: scalars are resolved inline, and globals are bound to locals
         scalar, hints = _SCALAR, HINTS
-        plain = self.flow_plain if node.flow_style else self.plain
+        plain = self.flow_plain if getattr(node, "flow_style", False) else self.plain
         out: dict[str, Any] = {}
         merged: dict[str, Any] | None = None
         depth += 1
