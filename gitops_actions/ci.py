@@ -131,6 +131,16 @@ class Dialect:
         if self.summary_file:
             append_summary(Path(self.summary_file), self.redactor.redact(markdown))
 
+    def earlier_output(self, name: str) -> str:
+        """Output ``name`` of an earlier step of this job (or, through GitLab's dotenv
+        report, of an earlier job), or "": what lets handoff follow bump unasked."""
+        return self.env.get(carried_name(name), "")
+
+
+def carried_name(output: str) -> str:
+    """The variable an output travels in to later steps: ``commit`` is GITOPS_OUT_COMMIT."""
+    return DOTENV_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", output).upper()
+
 
 def append_summary(path: Path, markdown: str) -> None:
     used = path.stat().st_size if path.exists() else 0
@@ -186,6 +196,10 @@ class GitHub(Dialect):
             record = f"{name}={value}\n"
         with open(path, "a", encoding="utf-8") as f:
             f.write(record)
+        carry = self.env.get("GITHUB_ENV")
+        if carry and "\n" not in value and "\r" not in value:  # later steps of the job
+            with open(carry, "a", encoding="utf-8") as f:
+                f.write(f"{carried_name(name)}={value}\n")
 
     def write_summary(self, markdown: str) -> None:
         path = self.env.get("GITHUB_STEP_SUMMARY")
@@ -218,11 +232,20 @@ class GitLab(Dialect):
         super()._write_output(name, value)
         if not self.dotenv_file:
             return
-        key = DOTENV_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+        key = carried_name(name)
         path = Path(self.dotenv_file)
         write_dotenv(path, key, value)
         if path.stat().st_size > DOTENV_LIMIT:
             self.log(f"warning: {path} is over GitLab's default 5 KB dotenv limit")
+
+    def earlier_output(self, name: str) -> str:
+        """Also from this job's own dotenv report, written by an earlier step."""
+        if self.dotenv_file and Path(self.dotenv_file).is_file():
+            key = carried_name(name) + "="
+            for line in Path(self.dotenv_file).read_text(encoding="utf-8").splitlines():
+                if line.startswith(key):
+                    return line[len(key) :].replace("\\n", "\n")
+        return super().earlier_output(name)
 
 
 def write_dotenv(path: Path, key: str, value: str) -> None:

@@ -105,6 +105,22 @@ def test_gitlab_dotenv_and_sections(tmp_path: Path) -> None:
     ), text
 
 
+def test_outputs_reach_later_steps_of_the_job(tmp_path: Path) -> None:
+    carry, dotenv = tmp_path / "github_env", tmp_path / "gitops.env"
+    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_ENV": str(carry)}
+    github = GitHub(env, io.StringIO())
+    github.set_output("revision", "abc123")
+    github.set_output("files", "a.yaml\nb.yaml")  # not one line: stays a step output
+    assert carry.read_text() == "GITOPS_OUT_REVISION=abc123\n"
+    assert GitHub({"GITOPS_OUT_REVISION": "abc123"}, io.StringIO()).earlier_output("revision")
+    gitlab = GitLab({}, io.StringIO(), dotenv_file=str(dotenv))
+    assert gitlab.earlier_output("revision") == ""
+    gitlab.set_output("revision", "def456")  # an earlier step of the same job
+    later = GitLab({"GITOPS_OUT_REPO": "r"}, io.StringIO(), dotenv_file=str(dotenv))
+    assert later.earlier_output("revision") == "def456"
+    assert later.earlier_output("repo") == "r"  # an earlier job, through the dotenv report
+
+
 # -- the CLI in each dialect ------------------------------------------------------------------
 def test_cli_in_github_actions(tmp_path: Path) -> None:
     output, summary = tmp_path / "output", tmp_path / "summary.md"

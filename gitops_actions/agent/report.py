@@ -24,6 +24,7 @@ def outputs(outcome: Outcome, revision: str) -> dict[str, str]:
         "live": "true" if outcome.live else "false",
         "revision": revision,
         "apps": json.dumps(apps, sort_keys=True),
+        "reverted-by": "",
     }
 
 

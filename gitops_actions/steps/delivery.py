@@ -222,7 +222,9 @@ def deliver(
         with writer.checkout(target, ctx.env) as (repo, _):
             result = compute(repo.path if repo else Path(opts.repo))
         ctx.ci.out.write(unified_diff(result))
-        return report(label, result, writer.Outcome(result, result.changed), dry_run=True)
+        return report(
+            label, result, writer.Outcome(result, result.changed), dry_run=True, repo=target.repo
+        )
     url = ""
     with ctx.ci.group(f"{label} {target.repo}"):
         if opts.pull_request:
@@ -239,7 +241,7 @@ def deliver(
             outcome = writer.write(target, compute, message, ctx.env, log=ctx.ci.log)
     for note in outcome.plan.notes:
         ctx.ci.log(f"note: {note}")
-    return report(label, outcome.plan, outcome, url=url)
+    return report(label, outcome.plan, outcome, url=url, repo=target.repo)
 
 
 OUTPUTS = (
@@ -250,11 +252,23 @@ OUTPUTS = (
     ("old-ref", "each image reference replaced, one per line"),
     ("new-ref", "each image reference written, one per line"),
     ("pull-request-url", "the pull (merge) request opened or updated, with --pull-request"),
+    ("repo", "the config repo (URL or path, without credentials)"),
+    (
+        "revision",
+        "the commit on the target branch that carries the change, for handoff (empty with "
+        "--pull-request: handoff waits for the merge)",
+    ),
 )
 
 
 def report(
-    label: str, result: Plan, outcome: writer.Outcome, *, dry_run: bool = False, url: str = ""
+    label: str,
+    result: Plan,
+    outcome: writer.Outcome,
+    *,
+    dry_run: bool = False,
+    url: str = "",
+    repo: str = "",
 ) -> StepResult:
     hits = [h for h in result.hits if h.splices]
     changed = outcome.changed and not dry_run
@@ -266,6 +280,8 @@ def report(
         "old-ref": "\n".join(dict.fromkeys(str(h.old) for h in hits)),
         "new-ref": "\n".join(dict.fromkeys(str(h.new) for h in hits)),
         "pull-request-url": url,
+        "repo": repo,
+        "revision": "" if dry_run or url else outcome.commit,
     }
     rows = "".join(f"| `{h.path}:{h.line}` | {h.what} | `{h.old}` | `{h.new}` |\n" for h in hits)
     summary = f"### {label}\n\n" + (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from gitops_actions.agent import AGENTS, Settings, make_agent
@@ -11,26 +12,37 @@ from gitops_actions.ci import Annotation
 from gitops_actions.errors import UsageError
 from gitops_actions.retry import Deadline
 from gitops_actions.step import Context, Step, StepResult, option
+from gitops_actions.steps.delivery import WriteOptions, target_of
 
 
 @dataclass(frozen=True)
-class Options:
-    agent: str | None = option("the GitOps agent to hand off to (required)", choices=AGENTS)
+class Options(WriteOptions):
     repo: str = option(
-        "the config repo URL (picks the source of multi-source Argo CD apps)",
+        "config repo: a directory, a local clone, or a remote URL (default: the repo "
+        "output of bump, promote or rollback earlier in the job, else .)",
         default="",
-        metavar="URL",
+        metavar="PATH_OR_URL",
     )
+    timeout: float = option("seconds to wait for the apps (and to push a revert)", default=600.0)
+    message: str = option(
+        "commit message template of the revert (--rollback-on-failure); {subject} and "
+        "{reverted} name the reverted commit",
+        default="",
+    )
+    agent: str | None = option("the GitOps agent to hand off to (required)", choices=AGENTS)
     app: tuple[str, ...] = option(
         "an app to hand off: an Argo CD Application (NAME or NAMESPACE/NAME) or a Flux "
         "Kustomization ([NAMESPACE/]NAME) or HelmRelease (helmrelease/NAMESPACE/NAME) "
-        "(repeatable)",
+        "(repeatable; default: the apps the revision affects)",
         default=(),
         metavar="NAME",
     )
-    revision: str | None = option("the config repo commit that must go live", metavar="SHA")
+    revision: str | None = option(
+        "the config repo commit that must go live (default: the revision output of bump, "
+        "promote or rollback earlier in the job)",
+        metavar="SHA",
+    )
     wait: bool = option("wait until every app is live at the revision", default=True)
-    timeout: float = option("seconds to wait for the apps (and to push a revert)", default=600.0)
     sync: bool = option(
         "Argo CD: also start a sync (of the app's target revision) after the refresh",
         default=False,
@@ -46,6 +58,11 @@ class Options:
         default="generic",
         choices=("generic", "generic-hmac", "github"),
     )
+    rollback_on_failure: bool = option(
+        "when an app fails, revert the revision through the safe writer and wait for the "
+        "revert to go live",
+        default=False,
+    )
 
 
 def _settings(opts: Options) -> Settings:
@@ -55,45 +72,83 @@ def _settings(opts: Options) -> Settings:
         repo=opts.repo,
         receiver=opts.receiver,
         receiver_type=opts.receiver_type,
+        branch=opts.branch or "main",
     )
+
+
+def _revision(opts: Options, ctx: Context) -> str:
+    if opts.revision:
+        return opts.revision.strip()
+    landed = ctx.ci.earlier_output("revision")
+    if landed:
+        return landed
+    pull = ctx.ci.earlier_output("pull-request-url")
+    if pull:
+        raise UsageError(
+            f"the change waits in {pull}: handoff waits for the merge",
+            hint="run handoff after the merge, on the target branch, with --revision",
+        )
+    raise UsageError("no revision: give --revision SHA (or run bump, promote or rollback first)")
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
     if not opts.agent:
         raise UsageError(f"no agent: give --agent {' or '.join(AGENTS)}")
-    if not opts.app:
-        raise UsageError("no app to hand off: give --app NAME (repeatable)")
-    revision = (opts.revision or "").strip()
-    if not revision:
-        raise UsageError("no revision: give --revision SHA (the config repo commit)")
+    name = opts.agent
     if opts.timeout <= 0:
         raise UsageError(f"--timeout {opts.timeout:g}: give a positive number of seconds")
-    agent = make_agent(opts.agent, ctx.env, _settings(opts))
-    deadline = Deadline.after(opts.timeout)
+    opts = dataclasses.replace(opts, repo=opts.repo or ctx.ci.earlier_output("repo") or ".")
+    revision = _revision(opts, ctx)
     apps = tuple(dict.fromkeys(opts.app))
+    if not apps:
+        from gitops_actions.agent.affected import affected
+
+        apps = affected(target_of(opts, commit=False, depth=None), ctx.env, revision, name)
+        if not apps:
+            return StepResult("unchanged", f"{revision[:12]} affects no {opts.agent} app")
+        ctx.ci.log(f"{revision[:12]} affects {', '.join(apps)}")
+    agent = make_agent(name, ctx.env, _settings(opts))
+    deadline = Deadline.after(opts.timeout)
     if not opts.wait:
         for app in apps:
             agent.trigger(app, deadline)
+        agent.close()
         return StepResult(
             "unchanged", f"asked {opts.agent} to reconcile {', '.join(apps)} (not waiting)"
         )
     with ctx.ci.group(f"handoff to {opts.agent}: {', '.join(apps)} at {revision[:12]}"):
         outcome = wait(agent, apps, revision, deadline, log=ctx.ci.log)
+    _annotate(outcome, ctx)
+    result = outputs(outcome, revision)
+    table = summary(name, outcome, revision)
+    if outcome.live:
+        message = f"{len(apps)} app(s) live at {revision[:12]} after {outcome.seconds:.1f}s"
+        return StepResult("changed", message, result, table)
+    failure = _failure(outcome, opts.timeout)
+    if opts.rollback_on_failure and outcome.failed:
+        from gitops_actions.agent.revert import revert_and_wait
+
+        back = revert_and_wait(
+            opts,
+            ctx,
+            agent=name,
+            settings=_settings(opts),
+            revision=revision,
+            failed=outcome.failed[0],
+            apps=apps,
+            timeout=opts.timeout,
+        )
+        result["reverted-by"] = back.commit
+        return StepResult("failed", f"{failure}; {back.message}", result, table + back.summary)
+    return StepResult("failed", failure, result, table)
+
+
+def _annotate(outcome: Outcome, ctx: Context) -> None:
     for state in outcome.states:
         if state.phase != "live":
             why = state.message or state.state
-            what = "timed out" if state.phase == "pending" else "failed"
+            what = "did not go live" if state.phase == "pending" else "failed"
             ctx.ci.annotate(Annotation("error", f"{state.app} {what}: {why}", title="handoff"))
-    result = outputs(outcome, revision)
-    table = summary(opts.agent, outcome, revision)
-    if outcome.live:
-        return StepResult(
-            "changed",
-            f"{len(apps)} app(s) live at {revision[:12]} after {outcome.seconds:.1f}s",
-            result,
-            table,
-        )
-    return StepResult("failed", _failure(outcome, opts.timeout), result, table)
 
 
 def _failure(outcome: Outcome, timeout: float) -> str:
@@ -112,6 +167,7 @@ OUTPUTS = (
     ("live", "true when every app is live at the revision"),
     ("revision", "the config repo commit handed off"),
     ("apps", "per app, as JSON: live, revision, health, message, url"),
+    ("reverted-by", "with --rollback-on-failure: the revert commit, when one was made"),
 )
 
 STEP = Step(
@@ -120,6 +176,7 @@ STEP = Step(
     examples=(
         "gitops-actions handoff --agent argocd --app shop-prod --revision <sha>",
         "gitops-actions handoff --agent argocd --app argocd-apps/shop --sync --timeout 300",
+        "gitops-actions handoff --agent flux --app flux-system/apps --rollback-on-failure",
     ),
     options=Options,
     run=run,

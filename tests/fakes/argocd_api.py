@@ -15,8 +15,10 @@ so the order of the stamps is the order of the stages.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fakes import ApiError, FakeApi, Reply, Request
@@ -68,6 +70,18 @@ class FakeApp:
     live_at: float | None = None  # monotonic time the final state was first served
     refreshes: int = 0
     syncs: list[Any] = field(default_factory=list)
+    by_revision: dict[str, Script] = field(default_factory=dict)  # a script for one commit
+    targets: list[str] = field(default_factory=list)  # every revision a refresh found
+
+    def aim(self, head: str, now: float) -> None:
+        """A refresh found ``head``: start its sync (what was synced before is now old)."""
+        if self.target and self.asked is not None and self.script.phase == "Succeeded":
+            self.applied = self.target
+        self.by_revision.setdefault("*", self.script)  # the script for any other commit
+        self.script = self.by_revision.get(head, self.by_revision["*"])
+        self.target, self.asked, self.stamped = head, now, float(int(time.time()))
+        self.sync_asked, self.live_at = None, None
+        self.targets.append(head)
 
     def _op_start(self) -> float | None:
         if self.asked is None:
@@ -158,6 +172,7 @@ class ArgoCDApi(FakeApi):
         super().__init__(tokens)
         self.apps: dict[tuple[str, str], FakeApp] = {}
         self.head = "0" * 40  # the config repo's tip, as the repo server would see it
+        self.remote: tuple[Path, str] | None = None
         self._after_refresh: list[tuple[int, int, dict[str, str]]] = []
         self.route("GET", APP, self._get)
         self.route("POST", APP + "/sync", self._sync)
@@ -180,6 +195,20 @@ class ArgoCDApi(FakeApi):
         """The config repo moved to ``sha``; apps see it at their next refresh."""
         with self.lock:
             self.head = sha
+
+    def follow(self, remote: Path, branch: str = "main") -> None:
+        """Take the config repo's tip from ``branch`` of the git repository ``remote``."""
+        self.remote = (remote, branch)
+        self.head = self.tip()
+
+    def tip(self) -> str:
+        if self.remote is None:
+            return self.head
+        remote, branch = self.remote
+        done = subprocess.run(
+            ["git", "-C", str(remote), "rev-parse", branch], capture_output=True, text=True
+        )
+        return done.stdout.strip()
 
     def fail_after_refresh(
         self, status: int, count: int = 1, headers: dict[str, str] | None = None
@@ -204,8 +233,9 @@ class ArgoCDApi(FakeApi):
         now = time.monotonic()
         if request.query.get("refresh") in ("normal", "hard"):
             app.refreshes += 1
-            if app.target != self.head and self.head != app.applied:
-                app.target, app.asked, app.stamped = self.head, now, float(int(time.time()))
+            head = self.tip()
+            if app.target != head and head != app.applied:
+                app.aim(head, now)
             for status, count, headers in self._after_refresh:
                 self.fail_next(status, count, headers=headers)
             self._after_refresh.clear()
