@@ -71,6 +71,8 @@ class Change:
 class App:
     name: str
     changes: tuple[Change, ...] = ()
+    note: str = ""  # why it was not (wholly) rendered: a chart without helm
+    path: str = ""  # the folder it renders, in the repo
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,7 @@ class Diff:
             "head": {"ref": self.head.ref, "sha": self.head.sha},
             "rendered": list(self.rendered),
             "filters": dict(self.filters),
-            "apps": [
-                {"name": app.name, "changes": [_change_dict(c) for c in app.changes]}
-                for app in self.apps
-            ],
+            "apps": [_app_dict(app) for app in self.apps],
             "full_artifact": self.full_artifact,
         }
 
@@ -123,6 +122,15 @@ class Diff:
         except RecursionError:
             raise InputError("not a diff document: nested too deeply", path=path) from None
         return cls.from_dict(data, path=path)
+
+
+def _app_dict(app: App) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": app.name, "changes": [_change_dict(c) for c in app.changes]}
+    if app.note:
+        found["note"] = app.note
+    if app.path:
+        found["path"] = app.path
+    return found
 
 
 def _change_dict(change: Change) -> dict[str, Any]:
@@ -226,6 +234,8 @@ class _Reader:
         return App(
             name=self.text(data, "name", where, empty=False),
             changes=tuple(self.change(c, f"{where}.changes[{i}]") for i, c in enumerate(changes)),
+            note=self.text(data, "note", where),
+            path=self.text(data, "path", where),
         )
 
     def change(self, value: Any, where: str) -> Change:

@@ -9,6 +9,7 @@ through it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from gitops_actions.apps.build import Rendered, render
 from gitops_actions.apps.discover import discover
 from gitops_actions.apps.model import Build, EntryPoint, Helm, Model, Skipped
 from gitops_actions.apps.source import remote_url
-from gitops_actions.diff.tree import DiskTree
+from gitops_actions.diff.tree import DiskTree, Tree, under
 
 __all__ = [
     "Build",
@@ -27,11 +28,32 @@ __all__ = [
     "Rendered",
     "Skipped",
     "affected",
+    "all_inputs",
     "discover",
+    "fingerprint",
+    "input_files",
     "read",
     "remote_url",
     "render",
 ]
+
+
+def all_inputs(entry: EntryPoint) -> tuple[str, ...]:
+    """Every file and folder ``entry`` is built from, its sources' included."""
+    return tuple(sorted({*entry.inputs, *(i for p in entry.parts for i in p.inputs)}))
+
+
+def input_files(tree: Tree, entry: EntryPoint) -> list[str]:
+    files = tree.files()
+    return sorted({f for item in all_inputs(entry) for f in under(files, item)})
+
+
+def fingerprint(tree: Tree, entry: EntryPoint) -> str:
+    """Equal fingerprints mean equal inputs: nothing to render again."""
+    digest = hashlib.sha256()
+    for path in input_files(tree, entry):
+        digest.update(f"{path}\0{tree.blob(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def read(root: str | os.PathLike[str], *, repo_url: str = "", exclude: Sequence[str] = ()) -> Model:

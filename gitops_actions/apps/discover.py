@@ -54,11 +54,14 @@ def discover(
             entries.append(found)
     entries = _unique(entries)
     covered = {i for e in entries for i in e.rendered_inputs}
-    included = set()
+    included: set[str] = set()
     for folder in repo.kustomizations:
-        included |= {i for i in repo.closure(folder) if i != folder}
+        reached = (repo.kustomization_folder(i) or i for i in repo.closure(folder))
+        included |= {f for f in reached if f != folder}
     for folder in sorted(repo.kustomizations):
-        if folder in included or _covered(folder, covered) or repo.in_chart(folder):
+        if folder in included or repo.in_chart(folder):
+            continue
+        if repo.kustomization_files[folder] in covered or _covered(folder, covered):
             continue
         if repo.kustomizations[folder].get("kind") == "Component":
             continue
@@ -73,7 +76,8 @@ def discover(
         covered.add(chart)
     skipped = list(_non_resources(repo, entries))
     skipped_files = {s.path for s in skipped}
-    kustomize_covered = [c for c in covered if c in repo.kustomizations]
+    kustomize_covered = {repo.kustomization_folder(c) or c for c in covered}
+    kustomize_covered &= set(repo.kustomizations)
     plain: list[str] = []
     for folder, names in sorted(repo.folders.items()):
         if repo.in_chart(folder) or any(_inside(folder, c) for c in kustomize_covered):
@@ -85,6 +89,11 @@ def discover(
             if path in skipped_files or _covered(path, covered):
                 continue
             plain.append(path)
+    folders: dict[str, list[str]] = {}
+    for path in plain:
+        folders.setdefault(posixpath.dirname(path) or ".", []).append(path)
+    for folder, files in sorted(folders.items()):
+        entries.append(EntryPoint(folder, "plain", folder, tuple(files), files=tuple(files)))
     return Model(tuple(_grouped(entries)), tuple(skipped), tuple(notes), tuple(plain))
 
 
@@ -138,6 +147,8 @@ def _grouped(entries: list[EntryPoint]) -> list[EntryPoint]:
             union(first, entry.name)
     feeding: dict[str, list[str]] = {}
     for entry in entries:
+        if entry.kind == "plain":
+            continue  # applied by hand, if at all: no agent tree
         for item in entry.rendered_inputs:
             feeding.setdefault(item, []).append(entry.name)
     applied: set[str] = set()  # applied by another entry point

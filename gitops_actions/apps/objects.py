@@ -139,13 +139,19 @@ class Repo:
         return folder in self.folders or any(f.startswith(folder + "/") for f in self.folders)
 
     def closure(self, folder: str) -> frozenset[str]:
-        """Everything the kustomization in ``folder`` is built from (files and folders)."""
+        """Everything the kustomization in ``folder`` is built from: its kustomization file,
+        the files it references, and theirs (a folder stands for all files under it)."""
         return self._closure(folder, frozenset())
+
+    def kustomization_folder(self, item: str) -> str | None:
+        """The folder of ``item`` when it is a kustomization file."""
+        folder = item.rpartition("/")[0] or "."
+        return folder if self.kustomization_files.get(folder) == item else None
 
     def _closure(self, folder: str, seen: frozenset[str]) -> frozenset[str]:
         if folder in self._closures:
             return self._closures[folder]
-        found = {folder}
+        found = {self.kustomization_files.get(folder, folder)}
         for ref in kustomize.references(self.kustomizations.get(folder, {})):
             target = normpath(folder, ref)
             if target in self.kustomizations and target not in seen:

@@ -70,6 +70,8 @@ def summary_table(diff: Diff) -> str:
         for kind in sorted(by_kind):
             counts = " | ".join(str(by_kind[kind][action]) for action in ACTIONS)
             rows.append(f"| {cell(app.name)} | {cell(kind)} | {counts} |")
+        if app.note:
+            rows.append(f"| {cell(app.name)} | {cell(app.note)} | | | |")
     if len(rows) > 3:
         rows.append("| **total** | | " + " | ".join(str(totals[a]) for a in ACTIONS) + " |")
     return "\n".join(rows) + "\n"
@@ -126,13 +128,15 @@ def render(diff: Diff) -> Document:
     """The comment for ``diff``: heading, summary table, one block per app, notes, footer."""
     parts = [title(diff)]
     apps = [app for app in diff.apps if app.changes]
+    shown = [app for app in diff.apps if app.changes or app.note]  # a note: not rendered
     if apps:
         total = plural(diff.changes, "resource")
         parts.append(f"{total} changed in {plural(len(apps), 'app')}.\n")
-        parts.append(summary_table(Diff(diff.target, diff.base, diff.head, tuple(apps))))
-        parts += [app_block(app) for app in apps]
     else:
         parts.append("No changes in the rendered resources.\n")
+    if shown:
+        parts.append(summary_table(Diff(diff.target, diff.base, diff.head, tuple(shown))))
+        parts += [app_block(app) for app in apps]
     extra = notes(diff)
     if extra:
         parts.append(extra)

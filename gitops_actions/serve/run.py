@@ -178,7 +178,7 @@ class Runner:
         return Diff.from_json(out.read_text(encoding="utf-8"), path=str(out))
 
     def _validate(self, repo: Path, head: str, diff: Diff, scratch: Path) -> Outcome | None:
-        changed = [app.name for app in diff.apps if app.changes]
+        changed = [app.path or app.name for app in diff.apps if app.changes]
         if not changed:
             return None
         root = GitTree(git.Repo(repo, env=self.config.env), head, scratch).materialize(["."])

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_actions import git
+from gitops_actions import apps, git
+from gitops_actions.apps import EntryPoint
 from gitops_actions.comment import render as markdown
 from gitops_actions.diff import compare
-from gitops_actions.diff.apps import App, Rendered, discover, fingerprint, render
-from gitops_actions.diff.tree import GitTree, Tree
+from gitops_actions.diff.tree import GitTree, Tree, existing
 from gitops_actions.diffmodel import App as AppDiff
-from gitops_actions.diffmodel import Change, Diff, Ref
-from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.diffmodel import Diff, Ref
+from gitops_actions.errors import ExternalError, InputError, UsageError
 from gitops_actions.step import Context, Step, StepResult, option
 
 
@@ -61,6 +61,12 @@ class Options:
     artifact_url: str | None = option("where the full diff can be downloaded", metavar="URL")
     workers: int = option(
         "renders run in parallel (default: one per CPU, at least 2)", default=0, metavar="N"
+    )
+    repo_url: str = option(
+        "URL of this repo, to tell which Argo CD and Flux sources point at it "
+        "(default: the origin remote)",
+        default="",
+        metavar="URL",
     )
 
 
@@ -110,12 +116,13 @@ def run(opts: Options, ctx: Context) -> StepResult:
             options,
             everything=opts.all,
             workers=opts.workers or max(2, os.cpu_count() or 2),
+            repo_url=opts.repo_url or apps.remote_url(repo.path),
         )
     result = Diff(
         target=opts.target,
         base=Ref(base_ref, base),
         head=Ref(opts.head, head),
-        apps=tuple(AppDiff(name, changes) for name, changes in report.apps),
+        apps=report.apps,
         rendered=report.rendered,
         filters=tuple(sorted(report.filters.items())),
         full_artifact=opts.artifact_url,
@@ -129,11 +136,11 @@ def run(opts: Options, ctx: Context) -> StepResult:
             ctx.ci.out.write(text if text.endswith("\n") else text + "\n")
     for line in report.skipped:
         ctx.ci.log(f"skipped {line}")
-    count, apps = result.changes, sum(1 for a in result.apps if a.changes)
+    count, changed = result.changes, sum(1 for a in result.apps if a.changes)
     outputs = {"changed": "true" if count else "false", "changes": str(count)}
     rendered = ", ".join(f"{n} {r}" for r, n in sorted(report.renderers.items())) or "nothing"
     message = (
-        f"{count} change(s) in {apps} application(s); rendered "
+        f"{count} change(s) in {changed} application(s); rendered "
         f"{len(report.rendered)} application(s) ({rendered})"
     )
     summary = markdown.render(result).text if count else ""
@@ -168,7 +175,7 @@ def _format(kind: str, result: Diff, report: Report) -> str:
 
 @dataclass(frozen=True)
 class Report:
-    apps: tuple[tuple[str, tuple[Change, ...]], ...]
+    apps: tuple[AppDiff, ...]
     rendered: tuple[str, ...]
     renderers: dict[str, int]
     skipped: tuple[str, ...]
@@ -185,53 +192,75 @@ def scratch() -> Iterator[Path]:
 
 
 def diff_trees(
-    base: Tree, head: Tree, options: compare.Options, *, everything: bool = False, workers: int = 2
+    base: Tree,
+    head: Tree,
+    options: compare.Options,
+    *,
+    everything: bool = False,
+    workers: int = 2,
+    repo_url: str = "",
 ) -> Report:
-    """Render what differs between two trees and compare it, application by application."""
+    """Render what differs between two trees and compare it, entry point by entry point
+    (the application model: Flux Kustomizations, Argo CD apps, kustomize roots, charts)."""
     parsed: dict[str, Any] = {}
-    before = {a.path: a for a in discover(base, parsed)}
-    after = {a.path: a for a in discover(head, parsed)}
-    jobs: dict[str, tuple[App | None, App | None]] = {}
+    before = {e.name: e for e in apps.discover(base, repo_url=repo_url, parsed=parsed).entries}
+    after = {e.name: e for e in apps.discover(head, repo_url=repo_url, parsed=parsed).entries}
+    jobs: dict[str, tuple[EntryPoint | None, EntryPoint | None]] = {}
     same: set[str] = set()
-    for path in sorted(set(before) | set(after)):
-        old, new = before.get(path), after.get(path)
-        if old and new and fingerprint(base, old) == fingerprint(head, new):
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old and new and apps.fingerprint(base, old) == apps.fingerprint(head, new):
             if not everything:
                 continue
-            same.add(path)  # rendered once, for both sides
+            same.add(name)  # rendered once, for both sides
             old = None
-        jobs[path] = (old, new)
+        jobs[name] = (old, new)
     roots = [
-        tree.materialize(i for pair in jobs.values() if pair[side] for i in pair[side].inputs)  # type: ignore[union-attr]
+        tree.materialize(
+            existing(tree, {i for pair in jobs.values() if pair[side] for i in _inputs(pair[side])})
+        )
         for side, tree in enumerate((base, head))
     ]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="gitops-diff-build-") as tmp,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
         futures = {
-            (path, side): pool.submit(render, roots[side], app)
-            for path, pair in jobs.items()
-            for side, app in enumerate(pair)
-            if app is not None
+            (name, side): pool.submit(apps.render, roots[side], entry, Path(tmp))
+            for name, pair in jobs.items()
+            for side, entry in enumerate(pair)
+            if entry is not None
         }
-        rendered: dict[tuple[str, int], Rendered] = {k: f.result() for k, f in futures.items()}
-    for path in same:
-        rendered[(path, 0)] = rendered[(path, 1)]
-    apps: list[tuple[str, tuple[Change, ...]]] = []
+        rendered: dict[tuple[str, int], apps.Rendered] = {k: f.result() for k, f in futures.items()}
+    for name in same:
+        rendered[(name, 0)] = rendered[(name, 1)]
+    found: list[AppDiff] = []
     skipped: list[str] = []
     renderers = Counter[str]()
-    for path in jobs:
-        old_r, new_r = rendered.get((path, 0)), rendered.get((path, 1))
+    for name in jobs:
+        old_r, new_r = rendered.get((name, 0)), rendered.get((name, 1))
+        notes = []
         for item in {id(r): r for r in (old_r, new_r) if r}.values():
             renderers[item.renderer or "none"] += 1
+            if item.error:
+                raise InputError(f"{name}: {item.error}", path=item.entry.path)
             if item.skipped:
-                skipped.append(f"{path}: {item.skipped}")
+                skipped.append(f"{name}: {item.skipped}")
+                notes.append(item.skipped)
         changes = compare.compare(
-            old_r.resources if old_r else (), new_r.resources if new_r else (), options, label=path
+            old_r.resources if old_r else (), new_r.resources if new_r else (), options, label=name
         )
-        if changes:
-            apps.append((path, tuple(changes)))
+        note = f"not rendered: {notes[-1]}" if notes else ""
+        either = new_r or old_r
+        if (changes or note) and either is not None:
+            found.append(AppDiff(name, tuple(changes), note=note, path=either.entry.path))
     return Report(
-        tuple(apps), tuple(sorted(jobs)), dict(renderers), tuple(skipped), dict(options.hidden)
+        tuple(found), tuple(sorted(jobs)), dict(renderers), tuple(skipped), dict(options.hidden)
     )
+
+
+def _inputs(entry: EntryPoint | None) -> tuple[str, ...]:
+    return apps.all_inputs(entry) if entry else ()
 
 
 STEP = Step(

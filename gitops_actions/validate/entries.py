@@ -24,7 +24,12 @@ from gitops_actions.apps.objects import excluded_by
 from gitops_actions.diff.tree import DiskTree
 from gitops_actions.validate import render
 from gitops_actions.validate.findings import RENDER, SCHEMA, Finding, Skipped
-from gitops_actions.validate.inputs import CHART_FILE, Inputs, kustomization_file
+from gitops_actions.validate.inputs import (
+    CHART_FILE,
+    KUSTOMIZATION_FILES,
+    Inputs,
+    kustomization_file,
+)
 from gitops_actions.yamlread import loader
 
 
@@ -61,9 +66,10 @@ def plan(
         DiskTree(root), repo_url=repo_url or apps.remote_url(root), exclude=exclude
     )
     given = [_rel(root, p) for p in paths]
-    chosen = [e for e in model.entries if _selected(e, given)]
+    chosen = [e for e in model.entries if e.kind != "plain" and _selected(e, given)]
     result = Plan(root, model, chosen)
-    every = {i for e in model.entries for i in e.rendered_inputs}
+    every = {i for e in model.entries if e.kind != "plain" for i in e.rendered_inputs}
+    built = {os.path.dirname(i) or "." for i in every if i.endswith(KUSTOMIZATION_FILES)}
     paths_of = {e.path for e in chosen if e.kind != "plain"}
     skipped = {s.path: s.reason for s in model.skipped}
     for text in found.files:
@@ -77,7 +83,7 @@ def plan(
     for folder in [*found.kustomizations, *found.charts]:
         rel = _rel(root, str(folder))
         explicit = rel in given
-        if rel in paths_of or (not explicit and _covered(rel, every)):
+        if rel in paths_of or (not explicit and (rel in built or _covered(rel, every))):
             continue
         if any(excluded_by(rel, pattern) for pattern in exclude):
             continue

@@ -21,7 +21,7 @@ ARGOCD = DATA / "argocd"
 
 
 def names(model: apps.Model) -> dict[str, tuple[str, str]]:
-    return {e.name: (e.kind, e.path) for e in model.entries}
+    return {e.name: (e.kind, e.path) for e in model.entries if e.kind != "plain"}
 
 
 def identities(rendered: apps.Rendered) -> list[tuple[str, str, str]]:
@@ -71,16 +71,19 @@ def test_flux_monorepo_entry_points_and_their_clusters() -> None:
         e for e in model.entries if e.name == "clusters/production/apps.yaml#flux-system/apps"
     ]
     assert prod.build.generated is False
-    assert set(prod.inputs) >= {
+    assert set(prod.inputs) == {
         "clusters/production/apps.yaml",
-        "apps/production",
-        "apps/base/podinfo",
+        "apps/production/kustomization.yaml",
+        "apps/base/podinfo/kustomization.yaml",
+        "apps/base/podinfo/deployment.yaml",
+        "apps/base/podinfo/namespace.yaml",
     }
 
 
 def test_a_source_in_another_repo_is_not_an_entry_point() -> None:
     model = apps.read(MONOREPO, repo_url="https://github.com/example/other")
-    assert {e.kind for e in model.entries} == {"kustomize"}  # the roots, as without Flux
+    # the roots and files, as without Flux
+    assert {e.kind for e in model.entries} == {"kustomize", "plain"}
     assert any("is another repo" in n for n in model.notes)
 
 
@@ -101,7 +104,8 @@ def test_affected_maps_changed_files_to_the_entry_points_they_feed() -> None:
         f"kubernetes/apps/{a}/ks.yaml" for a in ("default/echo", "media/jellyfin", "media/sonarr")
     }
     settings = "kubernetes/flux/vars/cluster-settings.yaml"
-    assert len(apps.affected(KS_LAYOUT, [settings])) == 4
+    found = {e.name for e in apps.affected(KS_LAYOUT, [settings])}
+    assert len(found) == 5 and "kubernetes/flux/vars" in found  # 4 apps, and the file itself
     assert apps.affected(KS_LAYOUT, ["README.md"]) == []
 
 
@@ -162,7 +166,9 @@ def test_argocd_app_of_apps_applicationset_and_multi_source(tmp_path: Path, kube
         "argocd/appset.yaml#guestbook": ("argocd", "apps/guestbook"),
         "argocd/appset.yaml#web": ("argocd", "apps/web"),
     }
-    assert {e.group for e in model.entries} == {"bootstrap/root.yaml#argocd/root"}
+    assert {e.group for e in model.entries if e.kind == "argocd"} == {
+        "bootstrap/root.yaml#argocd/root"
+    }
     assert (
         apps.Skipped(
             "values/monitoring.yaml", "Helm values of argocd/monitoring.yaml#argocd/monitoring"

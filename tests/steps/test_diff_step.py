@@ -17,6 +17,7 @@ from support import base_env, need, run_cli
 
 pytestmark = pytest.mark.component
 SECRET = "pa55-w0rd-plaintext"
+PROD = "argocd/shop-prod.yaml#argocd/shop-prod"  # the Argo CD app applying overlays/prod
 
 
 @pytest.fixture
@@ -51,10 +52,10 @@ def test_only_affected_applications_are_rendered(config: git.Repo) -> None:
     overlay.write_text(overlay.read_text().replace("newTag: 1.0.0", "newTag: 1.1.0"))
     head = commit(config, "bump prod")
     report = diff(config)
-    assert report["rendered"] == ["apps/shop/overlays/prod"]
+    assert report["rendered"] == [PROD]
     assert report["head"]["sha"] == head and report["base"]["ref"] == "HEAD~1"
     [app] = report["apps"]
-    assert app["name"] == "apps/shop/overlays/prod"
+    assert app["name"] == PROD and app["path"] == "apps/shop/overlays/prod"
     [change] = app["changes"]
     assert (change["action"], change["kind"], change["namespace"], change["name"]) == (
         "changed",
@@ -77,7 +78,7 @@ def test_a_base_change_renders_every_overlay_and_secrets_stay_hidden(config: git
     kustomization.write_text(kustomization.read_text() + "  - secret.yaml\n")
     commit(config, "add a secret")
     report = diff(config)
-    assert report["rendered"] == [f"apps/shop/overlays/{e}" for e in ("dev", "prod", "staging")]
+    assert report["rendered"] == ["apps/shop/overlays/dev", "apps/shop/overlays/staging", PROD]
     actions = {(a["name"], c["action"], c["kind"]) for a in report["apps"] for c in a["changes"]}
     assert ("apps/shop/overlays/dev", "added", "Secret") in actions
     (base / "secret.yaml").write_text((base / "secret.yaml").read_text().replace(SECRET, "x" * 9))
@@ -122,14 +123,14 @@ def test_all_and_added_removed_applications(config: git.Repo) -> None:
     )
     commit(config, "reshape")
     report = diff(config, "--all")
-    assert "apps/shop/overlays/prod" in report["rendered"]  # unchanged, still rendered
+    assert PROD in report["rendered"]  # unchanged, still rendered
     by_app = {a["name"]: [(c["action"], c["kind"]) for c in a["changes"]] for a in report["apps"]}
     assert by_app["apps/shop/overlays/staging"] == [
         ("removed", "Service"),
         ("removed", "Deployment"),
     ]
     assert by_app["apps/cart"] == [("added", "ConfigMap")]
-    assert "apps/shop/overlays/prod" not in by_app
+    assert PROD not in by_app
 
 
 def test_base_from_the_pull_request_target(config: git.Repo) -> None:
@@ -181,7 +182,7 @@ def test_hidden_directories_are_skipped_as_validate_skips_them(config: git.Repo)
     commit(config, "editor settings")
     report = diff(config, "--all")
     assert not any(name.startswith(".vscode") for name in report["rendered"])
-    assert "apps/shop/overlays/prod" in report["rendered"]
+    assert PROD in report["rendered"]
 
 
 @pytest.mark.parametrize("fmt", ["json", "markdown"])
@@ -193,9 +194,7 @@ def test_a_document_on_stdout_is_the_only_thing_there(config: git.Repo, fmt: str
         proc = run_cli("diff", "--repo", str(config.path), "--format", fmt, env=env)
         assert proc.returncode == 0, proc.stderr
         if fmt == "json":
-            assert [a["name"] for a in json.loads(proc.stdout)["apps"]] == [
-                "apps/shop/overlays/prod"
-            ]
+            assert [a["name"] for a in json.loads(proc.stdout)["apps"]] == [PROD]
         else:
             assert proc.stdout.startswith("### GitOps diff")
         for noise in ("== diff", "::group::", "::endgroup::", "output changed=", "change(s) in"):

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_actions import cli, git, kustomize
-from gitops_actions.diff.apps import App, render
+from gitops_actions import apps, cli, git, kustomize
 from gitops_actions.edit.source import Source
 from gitops_actions.errors import InputError
 from gitops_actions.yamlread import loader
@@ -44,7 +43,8 @@ def test_the_in_process_renderer_and_diff_read_it_too(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("resources: [cm.yaml]\nnamespace: prod\n")
     [built] = kustomize.build(tmp_path, tmp_path)
     assert built["data"]["third"] == "two"
-    [resource] = render(tmp_path, App(".", "plain", ("cm.yaml",))).resources
+    plain = apps.EntryPoint(".", "plain", ".", ("cm.yaml",), files=("cm.yaml",))
+    [resource] = apps.render(tmp_path, plain, tmp_path).resources
     assert resource["data"]["third"] == "two"
 
 

@@ -1,0 +1,159 @@
+"""diff through the application model, on a Flux repo in the apps/<ns>/<app>/ks.yaml layout
+(components, postBuild substitutions) and an Argo CD app-of-apps: a change shows under
+every entry point it changes, substituted and in the namespace the agent sets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_actions import git
+
+from support import base_env, need, run_cli
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "apps"
+APPS = "kubernetes/apps"
+
+
+def ks(app: str) -> str:
+    return f"{APPS}/{app}/ks.yaml#flux-system/{app.rpartition('/')[2]}"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, request: pytest.FixtureRequest) -> git.Repo:
+    if shutil.which("kubectl") is None:
+        need("kubectl (with kustomize) is not installed")
+    shutil.copytree(DATA / request.param, tmp_path / "config")
+    repo = git.init(tmp_path / "config")
+    repo.add()
+    repo.commit("initial")
+    return repo
+
+
+def change(repo: git.Repo, path: str, old: str, new: str) -> None:
+    file = repo.path / path
+    text = file.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    file.write_text(text.replace(old, new))
+
+
+def diff(repo: git.Repo, *args: str) -> dict[str, Any]:
+    repo.add()
+    repo.commit("change")
+    out = repo.path.parent / "diff.json"
+    proc = run_cli(
+        "diff", "--repo", str(repo.path), "--format", f"json={out}", *args, env=base_env()
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded: dict[str, Any] = json.loads(out.read_text())
+    return loaded
+
+
+def summaries(report: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        app["name"]: [
+            f"{c['action']} {c['kind']} {c['namespace']}/{c['name']}: {'; '.join(c['summary'])}"
+            for c in app["changes"]
+        ]
+        for app in report["apps"]
+    }
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_an_image_bump_shows_under_its_app_in_its_namespace(repo: git.Repo) -> None:
+    path = f"{APPS}/media/sonarr/app/deployment.yaml"
+    change(repo, path, "sonarr:4.0.0", "sonarr:4.0.1")
+    report = diff(repo)
+    assert report["rendered"] == [ks("media/sonarr")]
+    assert summaries(report) == {
+        ks("media/sonarr"): [
+            "changed Deployment media/sonarr: spec.template.spec.containers[app].image: "
+            "ghcr.io/home-operations/sonarr:4.0.0 -> ghcr.io/home-operations/sonarr:4.0.1"
+        ]
+    }
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_a_component_edit_shows_in_every_app_using_it_substituted(repo: git.Repo) -> None:
+    change(repo, "kubernetes/components/volsync/pvc.yaml", "ReadWriteOnce", "ReadWriteMany")
+    report = diff(repo)
+    found = summaries(report)
+    assert sorted(found) == [ks("default/echo"), ks("media/jellyfin"), ks("media/sonarr")]
+    for name, lines in found.items():
+        app = name.split("/")[3]
+        namespace = name.split("/")[2]
+        assert lines == [
+            f"changed PersistentVolumeClaim {namespace}/{app}: "
+            "spec.accessModes[0]: ReadWriteOnce -> ReadWriteMany"
+        ]
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_a_substitution_value_change(repo: git.Repo) -> None:
+    change(
+        repo, f"{APPS}/media/jellyfin/ks.yaml", "VOLSYNC_CAPACITY: 10Gi", "VOLSYNC_CAPACITY: 20Gi"
+    )
+    change(repo, "kubernetes/flux/vars/cluster-settings.yaml", "Europe/Paris", "Europe/Berlin")
+    found = summaries(diff(repo))
+    assert found[ks("media/jellyfin")] == [
+        "changed PersistentVolumeClaim media/jellyfin: spec.resources.requests.storage: "
+        "10Gi -> 20Gi",
+        "changed Deployment media/jellyfin: spec.template.spec.containers[app].env[TZ].value: "
+        "Europe/Paris -> Europe/Berlin",
+    ]
+    assert found[ks("default/echo")] == [
+        "changed Deployment default/echo: spec.template.spec.containers[app].env[TZ].value: "
+        "Europe/Paris -> Europe/Berlin"
+    ]
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_an_app_added_removed_and_renamed(repo: git.Repo) -> None:
+    media = repo.path / APPS / "media"
+    shutil.copytree(media / "sonarr", media / "radarr")
+    for file in (media / "radarr").rglob("*.yaml"):
+        file.write_text(file.read_text().replace("sonarr", "radarr"))
+    shutil.rmtree(repo.path / APPS / "default/echo")
+    change(repo, f"{APPS}/default/kustomization.yaml", "  - ./echo/ks.yaml\n", "")
+    change(
+        repo,
+        f"{APPS}/media/kustomization.yaml",
+        "sonarr/ks.yaml\n",
+        "sonarr/ks.yaml\n  - ./radarr/ks.yaml\n",
+    )
+    change(repo, f"{APPS}/media/jellyfin/ks.yaml", "name: &app jellyfin", "name: &app jelly")
+    found = summaries(diff(repo))
+    radarr = found[ks("media/radarr")]
+    assert "added PersistentVolumeClaim media/radarr: " in radarr
+    assert "added Deployment media/radarr: " in radarr
+    assert "removed Deployment default/echo: " in found[ks("default/echo")]
+    renamed = f"{APPS}/media/jellyfin/ks.yaml#flux-system/jelly"
+    assert "removed Deployment media/jellyfin: " in found[ks("media/jellyfin")]
+    # the same resources under the new name, but the component's names come from ${APP}
+    assert "added PersistentVolumeClaim media/jelly: " in found[renamed]
+    assert "added Deployment media/jellyfin: " in found[renamed]
+
+
+@pytest.mark.parametrize("repo", ["argocd"], indirect=True)
+def test_argocd_apps_and_a_chart_from_elsewhere(repo: git.Repo) -> None:
+    url = "https://github.com/example/argo-config"
+    change(repo, "extras/monitoring/dashboards.yaml", 'home.json: "{}"', 'home.json: "[]"')
+    change(repo, "apps/web/deployment.yaml", "nginx:1.27", "nginx:1.28")
+    report = diff(repo, "--repo-url", url)
+    found = summaries(report)
+    assert found["argocd/appset.yaml#web"] == [
+        "changed Deployment web/web: spec.template.spec.containers[web].image: "
+        "nginx:1.27 -> nginx:1.28"
+    ]
+    assert found["argocd/monitoring.yaml#argocd/monitoring"] == [
+        "changed ConfigMap monitoring/mon-dashboards: data.home.json: {} -> []"
+    ]
+    [monitoring] = [a for a in report["apps"] if a["name"].startswith("argocd/monitoring")]
+    assert monitoring["note"].startswith("not rendered: kube-prometheus-stack from")
+    markdown = run_cli("diff", "--repo", str(repo.path), "--repo-url", url, "--base", "HEAD~1")
+    row = "| `argocd/monitoring.yaml#argocd/monitoring` | `not rendered: kube-prometheus-stack from"
+    assert row in markdown.stdout
