@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,7 @@ def _payload(body: bytes, content_type: str) -> Any:
 
 
 async def hook(request: web.Request) -> web.Response:
+    started = time.perf_counter()
     service = request.app[SERVICE]
     settings, log = service.intake, service.log
     headers = request.headers
@@ -110,6 +112,7 @@ async def hook(request: web.Request) -> web.Response:
         return refuse(503, "unavailable", err.one_line())
     service.metrics.delivery(result)
     fields: dict[str, Any] = {"delivery": delivery, "verdict": result, "event": kind}
+    fields["ms"] = round((time.perf_counter() - started) * 1000, 2)
     if job is not None:
         fields |= {"pr": job.key, "head": job.head_sha, "reason": job.reason}
     elif event is not None:

@@ -10,20 +10,21 @@ unreachable, rate limits beyond the client's own waits) queue the job again with
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from gitops_actions import git
+from gitops_actions import git, kustomize
 from gitops_actions.ci import Dialect
 from gitops_actions.comment import sticky
 from gitops_actions.comment.markers import clean_target
 from gitops_actions.comment.parts import comment_parts
 from gitops_actions.comment.render import Document, code, render
-from gitops_actions.diff.tree import GitTree
+from gitops_actions.diff.tree import GitTree, Tree, existing
 from gitops_actions.diffmodel import Diff
 from gitops_actions.errors import ExternalError, GitopsError
 from gitops_actions.forge import Comment, Forge, HttpOptions, Refs
@@ -37,6 +38,7 @@ from gitops_actions.step import Context
 from gitops_actions.steps import diff as diff_step
 from gitops_actions.validate.findings import Outcome
 from gitops_actions.validate.runner import Request, validate
+from gitops_actions.yamlread.loader import read_values
 
 STATUS_CONTEXT = "gitops-actions/diff"
 SHOWN_FINDINGS = 20
@@ -178,10 +180,12 @@ class Runner:
         return Diff.from_json(out.read_text(encoding="utf-8"), path=str(out))
 
     def _validate(self, repo: Path, head: str, diff: Diff, scratch: Path) -> Outcome | None:
-        changed = [app.path or app.name for app in diff.apps if app.changes]
+        """Validate the head's changed applications, with only the files they are built from."""
+        changed = sorted({app.path or app.name for app in diff.apps if app.changes})
         if not changed:
             return None
-        root = GitTree(git.Repo(repo, env=self.config.env), head, scratch).materialize(["."])
+        tree = GitTree(git.Repo(repo, env=self.config.env), head, scratch)
+        root = tree.materialize(existing(tree, kustomize_inputs(tree, changed)))
         paths = tuple(str(root / name) for name in changed if (root / name).exists())
         if not paths:
             return None
@@ -205,6 +209,29 @@ class Runner:
             run=job.seq,
         )
         return list(outcome.comments)
+
+
+def kustomize_inputs(tree: Tree, folders: Iterable[str]) -> list[str]:
+    """The folders, and every file and folder their kustomizations read, transitively:
+    what rendering them needs, read from a few kustomizations rather than the whole repo."""
+    files = set(tree.files())
+    found: set[str] = set()
+    todo = list(folders)
+    while todo:
+        folder = todo.pop()
+        if folder in found:
+            continue
+        found.add(folder)
+        name = next((f"{folder}/{k}" for k in kustomize.KUSTOMIZATION_FILES
+                     if f"{folder}/{k}" in files), None)  # fmt: skip
+        if name is None:
+            continue
+        docs = read_values(tree.read(name), name)
+        doc = docs[0] if docs and isinstance(docs[0], dict) else {}
+        todo += [
+            posixpath.normpath(posixpath.join(folder, ref)) for ref in kustomize.references(doc)
+        ]
+    return sorted(found)
 
 
 def _describe(diff: Diff, checked: Outcome | None) -> str:
