@@ -156,9 +156,11 @@ class GitHub(Dialect):
     name = "github"
 
     def mask(self, secret: str) -> None:
+        """``::add-mask::`` on stderr, which the runner reads for commands too: stdout may be
+        a document redirected to a file, and the command carries the secret itself."""
         for line in secret.splitlines() or [secret]:
             if line.strip():
-                self.logs.write_raw(f"::add-mask::{escape_data(line)}\n")
+                self.err.write_raw(f"::add-mask::{escape_data(line)}\n")
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:

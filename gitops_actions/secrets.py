@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
+MIN_MANIFEST_SECRET = 8  # the same for values read from Secrets in manifests
 
 # Environment variables whose values are secrets wherever they come from.
 SECRET_ENV = (
@@ -37,21 +41,41 @@ class Redactor:
         self._pattern: re.Pattern[str] | None = None
         self._listeners: list[Callable[[str], None]] = []
 
-    def learn(self, value: str | None) -> None:
-        """Remember a secret; its lines, base64 and URL-quoted forms are hidden too."""
+    def learn(
+        self, value: str | None, *, announce: bool = True, shortest: int = MIN_SECRET_LENGTH
+    ) -> None:
+        """Remember a secret: it is hidden as it is, line by line, in base64 (also inside a
+        longer base64 text), URL-quoted and as a JSON string holds it.
+
+        ``announce`` tells the listeners (GitHub's ``::add-mask::``); values read from
+        manifests are not announced, so that they are never printed even to be masked.
+        """
         if not value:
             return
-        forms = {value, *value.splitlines()}
-        forms.add(base64.b64encode(value.encode()).decode())
-        new = {f.strip() for f in forms if len(f.strip()) >= MIN_SECRET_LENGTH} - self._secrets
+        new = {f for f in _forms(value, shortest) if len(f) >= shortest} - self._secrets
         if not new:
             return
         self._secrets |= new
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-        for secret in sorted(new):
-            for listener in self._listeners:
-                listener(secret)
+        if announce:
+            for secret in sorted(new):
+                for listener in self._listeners:
+                    listener(secret)
+
+    def learn_resources(self, resources: Iterable[object]) -> None:
+        """Remember every value of every Secret among ``resources`` (whatever its shape).
+
+        Values shorter than ``MIN_MANIFEST_SECRET`` are not learned: a Secret holding
+        ``true`` or ``admin`` would blank those words out of every output. They are still
+        hidden in the Secret itself."""
+        for resource in resources:
+            self.learn_values(secret_values(resource))
+
+    def learn_values(self, values: Iterable[str]) -> None:
+        """Remember values read from Secrets in manifests (see ``learn_resources``)."""
+        for value in values:
+            self.learn(value, announce=False, shortest=MIN_MANIFEST_SECRET)
 
     def learn_env(self, env: Mapping[str, str]) -> None:
         for name, value in env.items():
@@ -78,7 +102,69 @@ class Redactor:
         self._listeners.clear()
 
 
+def _b64_inside(data: bytes) -> set[str]:
+    """What ``data`` looks like inside any longer base64 text: the stable middle of its
+    encoding at each of the three alignments."""
+    found = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + data).decode()
+        start = (offset * 4 + 2) // 3  # characters touched by the padding before
+        end = len(encoded) - (0 if (offset + len(data)) % 3 == 0 else 4)
+        core = encoded[start:end]
+        if len(core) >= 2 * MIN_SECRET_LENGTH:
+            found.add(core)
+    return found
+
+
+def _forms(value: str, shortest: int = MIN_SECRET_LENGTH) -> set[str]:
+    """Every form of ``value`` to hide: whole and each line, each also encoded."""
+    pieces = {value, *value.splitlines()}
+    pieces = {p.strip() for p in pieces} | pieces
+    forms = set()
+    for piece in pieces:
+        if len(piece.strip()) < shortest:
+            continue
+        raw = piece.encode("utf-8", errors="surrogatepass")
+        forms |= {piece, base64.b64encode(raw).decode(), quote(piece, safe="")}
+        forms |= {json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1]}
+        forms |= _b64_inside(raw)
+    return {f for f in forms if f.strip()}
+
+
+def secret_values(resource: object) -> Iterator[str]:
+    """The values of a Secret's ``data`` and ``stringData``, whatever their shape (a map,
+    a list, nested, a scalar); ``data`` values also decoded. Nothing for other kinds."""
+    if not isinstance(resource, dict) or resource.get("kind") != "Secret":
+        return
+    for section in ("data", "stringData"):
+        for leaf in _leaves(resource.get(section)):
+            yield leaf
+            if section == "data":
+                try:
+                    decoded = base64.b64decode(leaf, validate=False).decode("utf-8")
+                except (ValueError, UnicodeDecodeError):
+                    continue
+                yield decoded
+
+
+def _leaves(node: object) -> Iterator[str]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item is not None and not isinstance(item, bool):
+            yield str(item)
+
+
 REDACTOR = Redactor()
+
+
+def write_redacted(path: str | Path, text: str) -> None:
+    """Write a report file: every secret known so far hidden, as on every other output."""
+    Path(path).write_text(REDACTOR.redact(text), encoding="utf-8")
 
 
 def redact(text: str) -> str:

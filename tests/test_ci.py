@@ -148,14 +148,15 @@ def test_cli_error_is_an_escaped_annotation_with_masked_secret(tmp_path: Path) -
         "build", "--image", "example.test/app", "--tag", "1", "--context", str(context), env=env
     )
     assert proc.returncode == 2
-    assert f"::add-mask::{secret}" in proc.stdout.splitlines()
+    assert f"::add-mask::{secret}" in proc.stderr.splitlines()
+    assert secret not in proc.stdout
     escaped_dir = str(tmp_path).replace(":", "%3A").replace(",", "%2C")
     assert proc.stdout.splitlines()[-1] == (
         f"::error file={escaped_dir}/ctx%2C***/Dockerfile,title=gitops-actions build"
         "::no such Dockerfile"
     )
-    unmasked = [line for line in proc.stdout.splitlines() if not line.startswith("::add-mask::")]
-    assert secret not in "\n".join(unmasked) + proc.stderr
+    unmasked = [line for line in proc.stderr.splitlines() if not line.startswith("::add-mask::")]
+    assert secret not in "\n".join(unmasked) + proc.stdout
 
 
 def test_cli_in_gitlab_ci(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 import base64
 import io
 
-from gitops_actions.secrets import REDACTOR, RedactingStream, Redactor
+import pytest
+
+from gitops_actions.secrets import REDACTOR, RedactingStream, Redactor, secret_values
 
 
 def test_redacts_value_lines_and_base64() -> None:
@@ -33,3 +35,53 @@ def test_stream_catches_a_secret_split_across_writes() -> None:
     stream.write("secret\ntail")
     stream.flush()
     assert inner.getvalue() == "value: ***\ntail"
+
+
+def test_base64_inside_a_longer_base64_text_is_hidden() -> None:
+    r = Redactor()
+    r.learn("tok-1234567890")
+    for before in (b"", b"u", b"us", b"user:"):
+        for after in (b"", b"@", b"@h", b"@host"):
+            encoded = base64.b64encode(before + b"tok-1234567890" + after).decode()
+            assert "***" in r.redact(encoded), (before, after)
+
+
+def test_each_line_in_base64_json_and_url_forms_is_hidden() -> None:
+    r = Redactor()
+    r.learn('first "line" é\nsecond/line')
+    shown = " ".join(
+        [
+            base64.b64encode(b"second/line").decode(),
+            '"first \\"line\\" \\u00e9"',
+            "second%2Fline",
+        ]
+    )
+    assert "line" not in r.redact(shown).replace("***", "")
+
+
+def test_manifest_values_are_not_announced_and_short_ones_not_learned() -> None:
+    r = Redactor()
+    heard: list[str] = []
+    r.on_learn(heard.append)
+    secret = {"kind": "Secret", "stringData": {"a": "true", "b": "long-enough-value"}}
+    r.learn_resources([secret])
+    assert heard == []
+    assert r.redact("true long-enough-value") == "true ***"
+
+
+ENCODED = base64.b64encode(b"decoded-val").decode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"stringData": ["list-value-1", {"k": "nested-2"}]}, {"list-value-1", "nested-2"}),
+        ({"stringData": "scalar-value"}, {"scalar-value"}),
+        ({"data": {"k": ENCODED}}, {ENCODED, "decoded-val"}),
+        ({"data": [[[{"deep": 12345678}]]]}, {"12345678"}),
+    ],
+)
+def test_secret_values_whatever_the_shape(payload: dict[str, object], expected: set[str]) -> None:
+    found = set(secret_values({"kind": "Secret", **payload}))
+    assert expected <= found
+    assert set(secret_values({"kind": "ConfigMap", **payload})) == set()

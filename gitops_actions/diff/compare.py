@@ -13,13 +13,14 @@ import difflib
 import fnmatch
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from gitops_actions.diffmodel import Action, Change
+from gitops_actions.secrets import REDACTOR
 
 DEFAULT_FILTERS = (
     "label:helm.sh/chart",
@@ -55,11 +56,21 @@ def identity(resource: Mapping[str, Any]) -> Key:
     )
 
 
+Mask = Callable[[str], str]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
 @dataclass
 class Options:
     filters: tuple[str, ...] = DEFAULT_FILTERS  # label:KEY, annotation:GLOB, path:a.b.c
     redact: tuple[str, ...] = ()  # extra paths: a.b (any kind) or Kind:a.b
     hidden: Counter[str] = field(default_factory=Counter)
+    # applied to every string (keys too) of every resource: hides secrets seen elsewhere,
+    # such as a Secret's value copied into a ConfigMap
+    mask: Callable[[str], str] = REDACTOR.redact
 
 
 def _size(value: Any, encoded: bool) -> int:
@@ -76,13 +87,16 @@ def _redact_secrets(resource: dict[str, Any], options: Options) -> dict[str, tup
     """Replace secret values in place with placeholders; return path -> (size, fingerprint)
     where the fingerprint is compared in memory only and never printed."""
     found: dict[str, tuple[int, Any]] = {}
-    if resource.get("kind") == "Secret" and str(resource.get("apiVersion")) == "v1":
+    if resource.get("kind") == "Secret":  # any apiVersion: a payload is hidden whatever it is
         for section, encoded in (("data", True), ("stringData", False)):
             values = resource.get(section)
             if isinstance(values, dict):
                 for key, value in values.items():
                     found[f"{section}.{key}"] = (_size(value, encoded), value)
                     values[key] = "<redacted>"
+            elif section in resource:  # a list, a scalar: not a map, hidden whole
+                found[section] = (_size(values, False), values)
+                resource[section] = "<redacted>"
     for spec in options.redact:
         kind, _, path = spec.rpartition(":")
         if kind and kind != resource.get("kind"):
@@ -170,8 +184,17 @@ def normalise(
     return copied, noise, secrets
 
 
-def field_changes(old: Any, new: Any, path: str = "") -> list[str]:
-    """One line per changed leaf: ``spec.template.spec.containers[app].image: a -> b``."""
+def _masked(node: Any, mask: Callable[[str], str]) -> Any:
+    if isinstance(node, dict):
+        return {_masked(k, mask): _masked(v, mask) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_masked(v, mask) for v in node]
+    return mask(node) if isinstance(node, str) else node
+
+
+def field_changes(old: Any, new: Any, path: str = "", mask: Mask = _as_is) -> list[str]:
+    """One line per changed leaf: ``spec.template.spec.containers[app].image: a -> b``;
+    ``mask`` hides secrets in each value before it is shortened."""
     if isinstance(old, dict) and isinstance(new, dict):
         lines: list[str] = []
         for key in sorted(set(old) | set(new), key=str):
@@ -181,23 +204,24 @@ def field_changes(old: Any, new: Any, path: str = "") -> list[str]:
             elif key not in new:
                 lines.append(f"{sub}: removed")
             else:
-                lines += field_changes(old[key], new[key], sub)
+                lines += field_changes(old[key], new[key], sub, mask)
         return lines
     if isinstance(old, list) and isinstance(new, list):
         if all(isinstance(i, dict) and "name" in i for i in old + new):
-            return _named({str(i["name"]): i for i in old}, {str(i["name"]): i for i in new}, path)
+            named = {str(i["name"]): i for i in old}, {str(i["name"]): i for i in new}
+            return _named(*named, path, mask)
         if len(old) == len(new):
             out: list[str] = []
             for index, (a, b) in enumerate(zip(old, new, strict=True)):
-                out += field_changes(a, b, f"{path}[{index}]")
+                out += field_changes(a, b, f"{path}[{index}]", mask)
             return out
         return [f"{path}: {len(old)} -> {len(new)} items"]
     if old != new:
-        return [f"{path}: {_short(old)} -> {_short(new)}"]
+        return [mask(f"{path}: {_short(old, mask)} -> {_short(new, mask)}")]
     return []
 
 
-def _named(before: dict[str, Any], after: dict[str, Any], path: str) -> list[str]:
+def _named(before: dict[str, Any], after: dict[str, Any], path: str, mask: Mask) -> list[str]:
     lines: list[str] = []
     for name in sorted(set(before) | set(after)):
         sub = f"{path}[{name}]"
@@ -206,12 +230,12 @@ def _named(before: dict[str, Any], after: dict[str, Any], path: str) -> list[str
         elif name not in after:
             lines.append(f"{sub}: removed")
         else:
-            lines += field_changes(before[name], after[name], sub)
-    return lines
+            lines += field_changes(before[name], after[name], sub, mask)
+    return [mask(line) for line in lines]
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = "null" if value is None else str(value)
+def _short(value: Any, mask: Mask = _as_is, limit: int = 60) -> str:
+    text = "null" if value is None else mask(str(value))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -254,10 +278,10 @@ def compare(
         old_n, old_noise, old_secrets = normalise(old, options) if old else ({}, {}, {})
         new_n, new_noise, new_secrets = normalise(new, options) if new else ({}, {}, {})
         where = "/".join(p for p in (label, kind, namespace, name) if p)
-        text = "".join(
+        text = "".join(  # from masked copies: a secret is hidden before it is quoted
             difflib.unified_diff(
-                dump(old_n).splitlines(keepends=True) if old else [],
-                dump(new_n).splitlines(keepends=True) if new else [],
+                dump(_masked(old_n, options.mask)).splitlines(keepends=True) if old else [],
+                dump(_masked(new_n, options.mask)).splitlines(keepends=True) if new else [],
                 f"a/{where}",
                 f"b/{where}",
             )
@@ -274,7 +298,7 @@ def compare(
                 options.hidden[rule_path.split("@")[0]] += 1
         if old_n == new_n and not redacted:
             continue
-        summary = tuple(field_changes(old_n, new_n))
+        summary = tuple(field_changes(old_n, new_n, mask=options.mask))
         changes.append(
             Change("changed", group, version, kind, namespace, name, summary, text, redacted)
         )

@@ -22,6 +22,7 @@ from gitops_actions.diff.tree import GitTree, Tree, existing
 from gitops_actions.diffmodel import App as AppDiff
 from gitops_actions.diffmodel import Diff, Ref
 from gitops_actions.errors import ExternalError, InputError, UsageError
+from gitops_actions.secrets import REDACTOR, write_redacted
 from gitops_actions.step import Context, Step, StepResult, option
 
 
@@ -130,7 +131,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
     for kind, path in formats:
         text = _format(kind, result, report)
         if path:
-            Path(path).write_text(text, encoding="utf-8")
+            write_redacted(path, text)
             ctx.ci.log(f"wrote {kind} diff to {path}")
         else:
             ctx.ci.out.write(text if text.endswith("\n") else text + "\n")
@@ -232,6 +233,8 @@ def diff_trees(
             if entry is not None
         }
         rendered: dict[tuple[str, int], apps.Rendered] = {k: f.result() for k, f in futures.items()}
+    for item in rendered.values():  # before anything is compared or printed
+        REDACTOR.learn_resources(item.resources)
     for name in same:
         rendered[(name, 0)] = rendered[(name, 1)]
     found: list[AppDiff] = []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gitops_actions.ci import GitHub
 from gitops_actions.errors import InputError, UsageError
+from gitops_actions.secrets import write_redacted
 from gitops_actions.step import Context, Step, StepResult, option
 from gitops_actions.validate import report, schemas
 from gitops_actions.validate.findings import Outcome
@@ -103,7 +104,7 @@ def emit(outcome: Outcome, formats: list[tuple[str, str | None]], ctx: Context) 
             path = Path(target)
             if path.parent != Path(""):
                 path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(rendered, encoding="utf-8")
+            write_redacted(path, rendered)
 
 
 def run(opts: Options, ctx: Context) -> StepResult:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from gitops_actions.secrets import secret_values
 from gitops_actions.validate import crds, formats, positions
 from gitops_actions.validate.checks import Seen, lifecycle_finding
 from gitops_actions.validate.findings import (
@@ -73,6 +74,7 @@ class Result:
     custom: list[crds.CustomKind] = field(default_factory=list)
     unknown: list[Unknown] = field(default_factory=list)
     unusable: bool = False  # the file could not be read or parsed (whole or in part)
+    secrets: list[str] = field(default_factory=list)  # values of the Secrets it holds
 
 
 def read(source: Source) -> str:
@@ -107,6 +109,10 @@ def check_source(source: Source, catalog: Catalog, settings: Settings) -> Result
         text = read(source)
         parsed = loader.json_documents(text) if source.json else loader.documents(text)
         for document in parsed:
+            value = document.value
+            items = value.get("items") if isinstance(value, dict) else None
+            for resource in [value, *(items if isinstance(items, list) else ())]:
+                result.secrets.extend(secret_values(resource))  # hidden in every report
             _check_document(source, document, text, result, catalog, settings)
     except loader.LoadError as err:
         result.unusable = True

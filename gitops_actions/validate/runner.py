@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_actions.errors import GitopsError, UsageError
+from gitops_actions.secrets import REDACTOR
 from gitops_actions.validate import checks, crds, engine, entries, positions, schemas
 from gitops_actions.validate.findings import (
     DUPLICATE_RESOURCE,
@@ -94,6 +95,7 @@ def validate(request: Request) -> Outcome:
         catalog = schemas.Catalog(version, settings.custom)
         missing: Counter[tuple[str, str]] = Counter()
         for index, result in sorted(checked.details.items()):
+            REDACTOR.learn_values(result.secrets)
             source = sources[index]
             findings.extend(result.findings)
             if result.unusable:
@@ -188,7 +190,7 @@ def _check_batch(batch: list[tuple[int, engine.Source]]) -> Checked:
     for index, source in batch:
         result = engine.check_source(source, catalog, settings)
         checked.seen.extend(result.seen)
-        if result.findings or result.unknown or result.custom or result.unusable:
+        if result.findings or result.unknown or result.custom or result.unusable or result.secrets:
             result.seen = []
             checked.details[index] = result
     return checked

@@ -10,6 +10,7 @@ and inputs may plant more.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import resource
 import stat
@@ -33,9 +34,11 @@ CANARY = {
 
 
 def forms(secret: str) -> set[str]:
-    """How a secret may show: as it is, each line, base64 of each."""
-    values = {secret, *secret.splitlines()}
-    return values | {base64.b64encode(v.encode()).decode() for v in values}
+    """How a secret may show: as it is, each line, base64 of each, and as JSON holds each."""
+    values = {secret, *(line for line in secret.splitlines() if len(line.strip()) >= 4)}
+    found = values | {base64.b64encode(v.encode()).decode() for v in values}
+    found |= {json.dumps(v)[1:-1] for v in values}
+    return found | {json.dumps(v, ensure_ascii=False)[1:-1] for v in values}
 
 
 @dataclass
