@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hostile import CANARY, judge, run
 
 from gitops_actions import git
+from hostile import CANARY, judge, run
 
 
 def value(tag: str) -> str:
