@@ -3,19 +3,25 @@
 1. A 5,000-file config repo (500 apps: Kustomize base and dev/staging/prod overlays, Helm
    values): time scan + edit + commit of one image in a local clone (no clone, no push),
    in-process and as a whole CLI process.
-2. 20 concurrent bumpers, each bumping its own image, against one loopback smart-HTTP
-   remote: how many land, and p50/p95 of their wall time.
+2. 50 concurrent bumpers, each bumping its own image into one branch, against a bare
+   repo by path (file remote) and a loopback smart-HTTP remote, with and without a
+   background CPU hog: how many land, and p50/p95 of their wall time.
 
-Run: .venv/bin/python bench/bump.py [--apps 500] [--bumpers 20]
+Run: .venv/bin/python bench/bump.py [--apps 500] [--bumpers 50] [--remote file|http|both]
+     [--load no|yes|both] [--only-concurrent]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -152,8 +158,14 @@ def single(apps: int) -> None:
         )
 
 
-def concurrent(bumpers: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+def _hog() -> subprocess.Popen[bytes]:
+    """A background process that keeps one core busy, as other jobs on a CI runner do."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def concurrent(bumpers: int, remote: str, loaded: bool) -> None:
+    """``bumpers`` processes bump one image each into one branch at once."""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         seed = git.init(Path(tmp) / "seed")
         for n in range(bumpers):
             (seed.path / f"app{n}.yaml").write_text(f"image: registry.example.com/app{n}:1.0.0\n")
@@ -161,16 +173,18 @@ def concurrent(bumpers: int) -> None:
         seed.commit("initial")
         served = Path(tmp) / "served"
         served.mkdir()
-        subprocess.run(
-            ["git", "clone", "--quiet", "--bare", str(seed.path), str(served / "config.git")],
-            check=True,
-        )
-        with GitHttpServer(served, "bench", "bench-token") as server:
-            env = {
-                "PATH": "/usr/bin:/bin",
-                "GITOPS_GIT_TOKEN": "bench-token",
-                "GITOPS_GIT_USERNAME": "bench",
-            }
+        bare = served / "config.git"
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(seed.path), str(bare)], check=True)
+        env = {"PATH": "/usr/bin:/bin"}
+        url = str(bare)
+        if remote == "http":
+            server = stack.enter_context(GitHttpServer(served, "bench", "bench-token"))
+            env |= {"GITOPS_GIT_TOKEN": "bench-token", "GITOPS_GIT_USERNAME": "bench"}
+            url = server.repo_url("config.git")
+        load = os.getloadavg()[0]
+        hog = _hog() if loaded else None
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
             start = time.perf_counter()
             procs = [
                 (
@@ -181,47 +195,81 @@ def concurrent(bumpers: int) -> None:
                             "gitops_actions",
                             "bump",
                             "--repo",
-                            server.repo_url("config.git"),
+                            url,
                             "--image",
                             f"registry.example.com/app{n}:1.1.0",
                         ],
                         env=env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
                     ),
                     time.perf_counter(),
                 )
                 for n in range(bumpers)
             ]
-            walls, failed = [], 0
-            for proc, began in procs:
-                code = proc.wait()
-                walls.append(time.perf_counter() - began)
-                failed += code != 0
+            walls: list[float] = [0.0] * len(procs)
+            outputs: list[str] = [""] * len(procs)
+
+            def finish(n: int) -> None:  # each writer's own wall time, whoever ends first
+                proc, began = procs[n]
+                err, _ = proc.communicate()
+                walls[n] = time.perf_counter() - began
+                outputs[n] = err.decode(errors="replace")
+
+            threads = [threading.Thread(target=finish, args=(n,)) for n in range(len(procs))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            errors = [
+                out.strip().splitlines()[-1:]
+                for (proc, _), out in zip(procs, outputs, strict=True)
+                if proc.returncode
+            ]
+            tries = [out.count("push rejected") + 1 for out in outputs]
+            cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = sum(
+                getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime")
+            )
             total = time.perf_counter() - start
-        log = subprocess.run(
-            ["git", "-C", str(served / "config.git"), "rev-list", "--count", "main"],
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+        count = subprocess.run(
+            ["git", "-C", str(bare), "rev-list", "--count", "main"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        landed = int(log) - 1
+        landed = int(count) - 1
         walls.sort()
         p95 = walls[max(0, round(0.95 * len(walls)) - 1)]
         print(
-            f"{bumpers} concurrent bumpers over loopback smart HTTP: {landed}/{bumpers} "
-            f"landed, {failed} failed; wall p50 {statistics.median(walls):.2f} s, "
-            f"p95 {p95:.2f} s, all done in {total:.2f} s"
+            f"{bumpers} concurrent bumpers, {remote} remote, "
+            f"{'loaded (1 CPU hog)' if loaded else 'unloaded'}: {landed}/{bumpers} landed, "
+            f"{len(errors)} failed; wall p50 {statistics.median(walls):.2f} s, "
+            f"p95 {p95:.2f} s, all done in {total:.2f} s; attempts per writer: "
+            f"median {statistics.median(tries):.0f}, max {max(tries)}; "
+            f"writers' CPU {cpu:.1f} s; load average before {load:.1f}"
         )
+        for line in errors[:3]:
+            print(f"  failed: {line}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=500)
-    parser.add_argument("--bumpers", type=int, default=20)
+    parser.add_argument("--bumpers", type=int, default=50)
+    parser.add_argument("--remote", choices=("file", "http", "both"), default="both")
+    parser.add_argument("--load", choices=("no", "yes", "both"), default="both")
+    parser.add_argument("--only-concurrent", action="store_true")
     args = parser.parse_args()
-    single(args.apps)
-    concurrent(args.bumpers)
+    if not args.only_concurrent:
+        single(args.apps)
+    for remote in ("file", "http") if args.remote == "both" else (args.remote,):
+        for loaded in (False, True) if args.load == "both" else (args.load == "yes",):
+            concurrent(args.bumpers, remote, loaded)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 """The config-repo writer: apply a plan, commit, push, and never lose anyone's work.
 
 On a rejected push it fetches the new tip, resets to it and re-runs the edit from
-scratch (never replaying a stale diff), then commits and pushes again, with jittered
-exponential backoff, bounded by a number of attempts and a deadline.
+scratch (never replaying a stale diff), then commits and pushes again. Retries go through
+``retry.attempts``: bounded by the step's deadline (``--timeout``), never by a count, with
+full-jitter backoff whose window grows with each rejection, so many writers racing for one
+branch spread out instead of colliding again in lock step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 from gitops_actions import git
 from gitops_actions.edit.plan import FileChange, Plan, inside
 from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.retry import Backoff, Deadline, attempts
 
 _REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
 
@@ -32,8 +34,7 @@ class Target:
     branch: str | None = None
     commit: bool = True
     push: bool = True
-    retries: int = 10
-    timeout: float = 300.0
+    timeout: float = 300.0  # seconds for the whole write: clone, every retry, every push
     identity: git.Identity = git.BOT
     auth: git.Auth | None = None
     depth: int | None = 1  # how much history a clone of a remote fetches (None: all)
@@ -48,10 +49,12 @@ class Outcome:
     attempts: int = 0
 
 
-def backoff(attempt: int, base: float = 0.1, cap: float = 2.0) -> float:
-    """Full-jitter exponential backoff: a retry is cheap (fetch, re-plan, push), so short
-    pauses spread many contenders best."""
-    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+def push_backoff(deadline: Deadline) -> Backoff:
+    """Pauses between pushes. A retry is cheap (fetch, re-plan, push), so the first pauses
+    are short; each rejection means another writer landed first, and doubles the window.
+    Fifty writers on one branch need windows of tens of seconds to take turns rather than
+    burn the machine colliding, so the cap is a tenth of the budget (2 to 30 s)."""
+    return Backoff(base=0.1, cap=min(30.0, max(2.0, deadline.seconds / 10)))
 
 
 def is_remote(repo: str) -> bool:
@@ -133,10 +136,15 @@ def _cloned_branch(repo: git.Repo, url: str) -> str:
         return branch
 
 
-def _fetch(repo: git.Repo, branch: str) -> str:
+def _fetch(repo: git.Repo, branch: str, shallow: bool | None = None) -> str:
     """Fetch ``branch`` from origin (shallow in a shallow clone); its tip."""
-    shallow = repo.git("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+    if shallow is None:
+        shallow = _is_shallow(repo)
     return repo.fetch("origin", f"refs/heads/{branch}", depth=1 if shallow else None)
+
+
+def _is_shallow(repo: git.Repo) -> bool:
+    return repo.git("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
 
 
 def _has_remote(repo: git.Repo) -> bool:
@@ -152,7 +160,7 @@ def write(
     sleep: Callable[[float], Any] = time.sleep,
 ) -> Outcome:
     """Plan on the current tip, write, commit and push; on rejection start over."""
-    deadline = time.monotonic() + target.timeout
+    deadline = Deadline.after(target.timeout)
     if is_remote(target.repo) and not target.commit:
         raise UsageError(
             "--no-commit edits files in a local directory; --repo is a remote",
@@ -185,12 +193,24 @@ def _commit_and_push(
     message: Callable[[Plan], str],
     log: Callable[[str], None],
     sleep: Callable[[float], Any],
-    deadline: float,
+    deadline: Deadline,
 ) -> Outcome:
     root = repo.path
     push = target.push and _has_remote(repo)
-    attempt = 0
-    for attempt in range(1, target.retries + 1):
+    shallow = push and _is_shallow(repo)
+
+    def note(attempt: int, pause: float) -> None:
+        log(
+            f"push rejected: {branch} moved on; retrying on the new tip in {pause:.1f}s "
+            f"(attempt {attempt}, {deadline.remaining():.0f}s left)"
+        )
+
+    what = f"push to {branch}"
+    for attempt in attempts(
+        deadline, what=what, backoff=push_backoff(deadline), sleep=sleep, on_retry=note
+    ):
+        if attempt > 1:
+            repo.reset_hard(_fetch(repo, branch, shallow))
         plan = compute(root)
         if not plan.changed:
             return Outcome(plan, False, repo.head_sha(), branch, attempt)
@@ -201,21 +221,10 @@ def _commit_and_push(
             return Outcome(plan, True, sha, branch, attempt)
         try:
             repo.push("origin", f"HEAD:refs/heads/{branch}")
-            return Outcome(plan, True, sha, branch, attempt)
         except git.PushRejected:
-            if attempt == target.retries or time.monotonic() > deadline:
-                break
-            pause = backoff(attempt)
-            log(
-                f"push rejected: the branch moved on; retrying on the new tip in "
-                f"{pause:.1f}s (attempt {attempt + 1} of {target.retries})"
-            )
-            sleep(pause)
-            repo.reset_hard(_fetch(repo, branch))
-    raise ExternalError(
-        f"push to {branch} still rejected after {attempt} attempts",
-        hint="raise --retries or --timeout",
-    )
+            continue
+        return Outcome(plan, True, sha, branch, attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - attempts() raises at the deadline
 
 
 @dataclass(frozen=True)
@@ -268,15 +277,23 @@ def write_pull_request(
         raise UsageError(
             "--pull-request pushes a branch: it cannot go with --no-push or --no-commit"
         )
+    deadline = Deadline.after(target.timeout)
     if not is_remote(target.repo):  # never commit on the user's own branch: use its origin
         target = _origin_of(target, env)
     with checkout(target, env) as (repo, base):
         if repo is None or not _has_remote(repo):
             raise UsageError("--pull-request needs a config repo with a remote")
         root, head = repo.path, review.branch(base)
-        deadline = time.monotonic() + target.timeout
-        for attempt in range(1, target.retries + 1):
-            base_tip = repo.head_sha()
+
+        def note(attempt: int, pause: float) -> None:
+            log(f"{head} moved on; rebuilding it in {pause:.1f}s (attempt {attempt})")
+
+        base_tip = repo.head_sha()
+        what = f"push to {head}"
+        for attempt in attempts(
+            deadline, what=what, backoff=push_backoff(deadline), sleep=sleep, on_retry=note
+        ):
+            repo.reset_hard(base_tip)
             plan = compute(root)
             if not plan.changed:  # the target branch has it already: no pull request needed
                 return Outcome(plan, False, base_tip, head, attempt), ""
@@ -299,13 +316,6 @@ def write_pull_request(
                     force_with_lease=f"refs/heads/{head}:{seen or ''}",
                 )
             except git.PushRejected:
-                if attempt == target.retries or time.monotonic() > deadline:
-                    raise ExternalError(
-                        f"push to {head} still rejected after {attempt} attempts"
-                    ) from None
-                log(f"{head} moved on; rebuilding it (attempt {attempt + 1})")
-                sleep(backoff(attempt))
-                repo.reset_hard(base_tip)
                 continue
             url = _upsert(review, base, plan, message)
             return Outcome(plan, True, sha, head, attempt), url

@@ -64,8 +64,13 @@ class WriteOptions:
     git_token: str | None = option("HTTPS token for the config repo", secret=True, metavar="SECRET")
     git_username: str = option("user name sent with --git-token", default="x-access-token")
     ssh_key: str | None = option("SSH deploy key file for the config repo", metavar="FILE")
-    retries: int = option("push attempts before giving up", default=10)
-    timeout: float = option("seconds before giving up on pushing", default=300.0)
+    retries: int | None = option(
+        "deprecated and ignored: a rejected push is retried until --timeout", metavar="N"
+    )
+    timeout: float = option(
+        "seconds the whole write may take (clone, every retry and push) before giving up",
+        default=300.0,
+    )
 
 
 def source_trailers(opts: WriteOptions, env: Mapping[str, str]) -> list[str]:
@@ -143,9 +148,12 @@ def make_forge(opts: WriteOptions, env: Mapping[str, str]) -> Any:
     return forge.make_forge(name, env, url=opts.forge_url, directory=opts.forge_dir)
 
 
+MAX_TIMEOUT = 86400  # a day: beyond that a typo, not a budget
+
+
 def target_of(opts: WriteOptions, *, commit: bool = True, depth: int | None = 1) -> writer.Target:
-    if opts.retries < 1:
-        raise UsageError(f"--retries {opts.retries}: give at least 1")
+    if not 0 < opts.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout {opts.timeout:g}: give seconds between 0 and {MAX_TIMEOUT}")
     if opts.ssh_key and not Path(opts.ssh_key).is_file():
         raise UsageError("--ssh-key: give the path of the key file, not the key")
     repo, username, token = _credentials_out_of(opts.repo)
@@ -161,7 +169,6 @@ def target_of(opts: WriteOptions, *, commit: bool = True, depth: int | None = 1)
         branch=opts.branch,
         commit=commit and not opts.dry_run,
         push=opts.push,
-        retries=opts.retries,
         timeout=opts.timeout,
         identity=git.Identity(opts.author_name, opts.author_email),
         auth=auth,
@@ -212,6 +219,8 @@ def deliver(
     """Dry-run, commit to the branch, or open a pull request: whatever ``opts`` asks."""
     target = target_of(opts, commit=commit, depth=depth)
     trailers = source_trailers(opts, ctx.env)
+    if opts.retries is not None:
+        ctx.ci.log("warning: --retries is deprecated and ignored: pushes retry until --timeout")
 
     def message(p: Plan) -> str:
         return commit_message(opts.message, p, trailers, fields)
