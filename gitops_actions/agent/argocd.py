@@ -29,6 +29,7 @@ from gitops_actions.forge import api_detail, env_token
 from gitops_actions.retry import Deadline, call
 
 REQUEST_TIMEOUT = 30.0
+WORKERS = 16  # as many as the wait loop's threads
 FINISHED = ("Succeeded", "Failed", "Error")
 BROKEN_SPEC = ("ComparisonError", "InvalidSpecError")
 _TRUE = ("1", "true", "yes", "on")
@@ -165,6 +166,8 @@ class ArgoCD:
         insecure = env.get("ARGOCD_INSECURE", "").lower() in _TRUE
         agent = cls(server, token, settings, verify=not insecure)
         agent._session.headers["Authorization"] = f"Bearer {token}"
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=WORKERS)
+        agent._session.mount(server + "/", pool)  # one connection per waiting thread
         return agent
 
     # -- HTTP ----------------------------------------------------------------------------

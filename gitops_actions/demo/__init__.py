@@ -1,0 +1,1 @@
+"""Stand-ins the demo (and the handoff benchmark) run instead of real services."""
