@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from gitops_actions.errors import UsageError
 from gitops_actions.secrets import REDACTOR
@@ -66,6 +66,34 @@ class HttpOptions:
     backoff: float = 1.0
     write_interval: float = 1.0
     max_rate_limit_wait: float = 300.0
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment record on the forge: ``id`` is the forge's own, as text."""
+
+    id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    state: Literal["in_progress", "success", "failure"]
+    url: str = ""  # where to see it: the agent's page of the app
+    description: str = ""
+
+
+@runtime_checkable
+class Deployments(Protocol):
+    """Where handoff records what went live: GitHub Deployments, GitLab deployments."""
+
+    def create_deployment(
+        self, *, project: str, environment: str, sha: str, ref: str, description: str
+    ) -> Deployment: ...
+
+    def set_deployment_status(
+        self, project: str, deployment: Deployment, status: DeploymentStatus
+    ) -> None: ...
 
 
 class Forge(Protocol):

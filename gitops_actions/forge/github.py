@@ -18,6 +18,8 @@ from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.forge import (
     COMMENT_LIMITS,
     Comment,
+    Deployment,
+    DeploymentStatus,
     HttpOptions,
     PullRequest,
     Refs,
@@ -138,6 +140,36 @@ class GitHubForge:
         with _api_errors(f"{project} status of {sha[:12]}", self.url):
             commit = self._comments_client.get_repo(project).get_commit(sha)
             commit.create_status(state=state, description=description[:140], context=context)
+
+    # -- deployments ---------------------------------------------------------------------
+    def create_deployment(
+        self, *, project: str, environment: str, sha: str, ref: str, description: str
+    ) -> Deployment:
+        with _api_errors(f"{project} deployment of {sha[:12]} to {environment}", self.url):
+            found = self._comments_client.get_repo(
+                project
+            ).create_deployment(
+                ref=sha,  # the exact commit: no merge of the default branch, no status checks
+                task="deploy",
+                auto_merge=False,
+                required_contexts=[],
+                environment=environment,
+                description=description[:140],
+                transient_environment=False,
+            )
+            return Deployment(str(found.id), str(found.url))
+
+    def set_deployment_status(
+        self, project: str, deployment: Deployment, status: DeploymentStatus
+    ) -> None:
+        with _api_errors(f"{project} deployment {deployment.id}", self.url):
+            repo = self._comments_client.get_repo(project)
+            found = repo.get_deployment(int(deployment.id))
+            text = status.description[:140]
+            if status.url:
+                found.create_status(status.state, target_url=status.url, description=text)
+            else:
+                found.create_status(status.state, description=text)
 
     def identity(self) -> str | None:
         """The token's login from GraphQL ``viewer``: a user's login, or ``NAME[bot]`` for an

@@ -15,6 +15,8 @@ from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.forge import (
     COMMENT_LIMITS,
     Comment,
+    Deployment,
+    DeploymentStatus,
     HttpOptions,
     PullRequest,
     Refs,
@@ -164,6 +166,36 @@ class GitLabForge:
                 {"state": state, "name": context, "description": description[:255]},
                 max_retries=self._retries,
             )
+
+    # -- deployments ---------------------------------------------------------------------
+    def create_deployment(
+        self, *, project: str, environment: str, sha: str, ref: str, description: str
+    ) -> Deployment:
+        with _api_errors(f"{project} deployment of {sha[:12]} to {environment}", self.url):
+            repo = self._client.projects.get(project.strip("/"), lazy=True)
+            found = repo.deployments.create(
+                {
+                    "environment": environment,
+                    "sha": sha,
+                    "ref": ref,
+                    "tag": False,
+                    "status": "running",
+                },
+                max_retries=self._retries,
+            )
+            return Deployment(str(found.id), f"{self.url}/{project.strip('/')}/-/environments")
+
+    def set_deployment_status(
+        self, project: str, deployment: Deployment, status: DeploymentStatus
+    ) -> None:
+        if status.state == "in_progress":
+            return  # created running: the API takes no earlier status
+        state = "failed" if status.state == "failure" else status.state
+        with _api_errors(f"{project} deployment {deployment.id}", self.url):
+            repo = self._client.projects.get(project.strip("/"), lazy=True)
+            found = repo.deployments.get(int(deployment.id), lazy=True)
+            found.status = state
+            found.save(max_retries=self._retries)
 
     def identity(self) -> str | None:
         """The token's user (a project or group access token has a bot user of its own)."""

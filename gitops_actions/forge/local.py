@@ -5,6 +5,9 @@ Each pull request is ``<directory>/pulls/<number>.json`` holding ``number``, ``u
 atomically, so a reader never sees half a pull request; writers take a lock on the
 directory, so two of them never share a number or open the same pull request twice.
 
+Deployments (what handoff records) are ``<directory>/deployments/<id>.json`` with their
+statuses, newest last.
+
 Comments on pull request ``N`` are markdown files ``<directory>/comments/N/<key>.md``,
 also written whole and atomically; the key names the file (``config-1`` for the first
 part of the ``config`` diff comment) and the file's path is the comment's URL.
@@ -12,6 +15,7 @@ part of the ``config`` diff comment) and the file's path is the comment's URL.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -23,7 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from gitops_actions.errors import InputError, UsageError
-from gitops_actions.forge import COMMENT_LIMITS, Comment, PullRequest
+from gitops_actions.forge import (
+    COMMENT_LIMITS,
+    Comment,
+    Deployment,
+    DeploymentStatus,
+    PullRequest,
+)
 
 OPEN = "open"
 COMMENT_LIMIT = COMMENT_LIMITS["local"]
@@ -113,6 +123,38 @@ class LocalForge:
 
     def minimize_comment(self, *, project: str, number: int, comment: Comment) -> bool:
         return False  # a file cannot be collapsed; the caller has already emptied it
+
+    # -- deployments ---------------------------------------------------------------------
+    def create_deployment(
+        self, *, project: str, environment: str, sha: str, ref: str, description: str
+    ) -> Deployment:
+        folder = self.directory / "deployments"
+        with self._locked():
+            folder.mkdir(parents=True, exist_ok=True)
+            number = 1 + max(
+                (int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0
+            )
+            path = folder / f"{number}.json"
+            record = {
+                "id": number,
+                "project": project,
+                "environment": environment,
+                "sha": sha,
+                "ref": ref,
+                "description": description,
+                "statuses": [],
+            }
+            _write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return Deployment(str(number), path.as_uri())
+
+    def set_deployment_status(
+        self, project: str, deployment: Deployment, status: DeploymentStatus
+    ) -> None:
+        path = self.directory / "deployments" / f"{int(deployment.id)}.json"
+        with self._locked():
+            record = json.loads(path.read_text(encoding="utf-8"))
+            record["statuses"].append(dataclasses.asdict(status))
+            _write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

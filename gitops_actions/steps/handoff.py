@@ -6,13 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from gitops_actions.agent import AGENTS, Settings, make_agent
+from gitops_actions.agent.deploy import Recorder
 from gitops_actions.agent.report import outputs, summary
 from gitops_actions.agent.wait import Outcome, wait
 from gitops_actions.ci import Annotation
 from gitops_actions.errors import UsageError
 from gitops_actions.retry import Deadline
 from gitops_actions.step import Context, Step, StepResult, option
-from gitops_actions.steps.delivery import WriteOptions, target_of
+from gitops_actions.steps.delivery import WriteOptions, project_from, target_of
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ class Options(WriteOptions):
         "Flux: the Receiver's type",
         default="generic",
         choices=("generic", "generic-hmac", "github"),
+    )
+    report: str = option(
+        "record a deployment per environment on the forge (GITHUB_TOKEN or GITLAB_TOKEN, "
+        "--forge-url, --project)",
+        default="none",
+        choices=("github", "gitlab", "local", "none"),
+    )
+    environment: str | None = option(
+        "with --report: the environment every app deploys to (default: one per app, by name)",
+        metavar="NAME",
     )
     rollback_on_failure: bool = option(
         "when an app fails, revert the revision through the safe writer and wait for the "
@@ -116,8 +127,14 @@ def run(opts: Options, ctx: Context) -> StepResult:
         return StepResult(
             "unchanged", f"asked {opts.agent} to reconcile {', '.join(apps)} (not waiting)"
         )
+    recorder = _recorder(opts, ctx, revision)
+    if recorder is not None:
+        recorder.start(apps, agent.url)
     with ctx.ci.group(f"handoff to {opts.agent}: {', '.join(apps)} at {revision[:12]}"):
         outcome = wait(agent, apps, revision, deadline, log=ctx.ci.log)
+    if recorder is not None:
+        for line in recorder.finish(outcome):
+            ctx.ci.log(line)
     _annotate(outcome, ctx)
     result = outputs(outcome, revision)
     table = summary(name, outcome, revision)
@@ -141,6 +158,18 @@ def run(opts: Options, ctx: Context) -> StepResult:
         result["reverted-by"] = back.commit
         return StepResult("failed", f"{failure}; {back.message}", result, table + back.summary)
     return StepResult("failed", failure, result, table)
+
+
+def _recorder(opts: Options, ctx: Context, revision: str) -> Recorder | None:
+    if opts.report == "none":
+        return None
+    from gitops_actions import forge
+
+    where = forge.make_forge(opts.report, ctx.env, url=opts.forge_url, directory=opts.forge_dir)
+    assert isinstance(where, forge.Deployments)
+    ref = opts.branch or ctx.ci.earlier_output("branch") or "main"
+    project = opts.project or project_from(opts.repo)
+    return Recorder(where, project, revision, ref, ctx.ci.log, opts.environment or "")
 
 
 def _annotate(outcome: Outcome, ctx: Context) -> None:

@@ -43,6 +43,7 @@ class GitHubApi(FakeApi):
         self.comments: dict[int, dict[str, Any]] = {}
         self.minimized: dict[int, str] = {}  # comment id -> classifier
         self.statuses: list[dict[str, Any]] = []  # commit statuses, oldest first
+        self.deployments: dict[int, dict[str, Any]] = {}  # each with its "statuses"
         self._ids = itertools.count(1001)
         number, comment = r"/(?P<number>\d+)", r"/issues/comments/(?P<comment_id>\d+)"
         self.route("GET", REPO, self._get_repo)
@@ -58,6 +59,10 @@ class GitHubApi(FakeApi):
         self.route("GET", REPO + r"/commits/(?P<sha>[0-9a-f]{7,40})", self._get_commit)
         self.route("POST", REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
         self.route("POST", "/graphql", self._graphql)
+        deployment = REPO + r"/deployments/(?P<deployment_id>\d+)"
+        self.route("POST", REPO + "/deployments", self._create_deployment)
+        self.route("GET", deployment, self._get_deployment)
+        self.route("POST", deployment + "/statuses", self._create_deployment_status)
         self.route("GET", "/user", self._get_user)
 
     def token_of(self, request: Request) -> str | None:
@@ -334,6 +339,57 @@ class GitHubApi(FakeApi):
         }
         self.statuses.append(status)
         return Reply(201, {k: v for k, v in status.items() if k not in ("repo", "sha")})
+
+    # -- deployments ---------------------------------------------------------------------
+    def _deployment_json(self, full: str, found: dict[str, Any]) -> dict[str, Any]:
+        keys = ("id", "sha", "ref", "task", "environment", "description", "payload")
+        url = f"{self.url}/repos/{full}/deployments/{found['id']}"
+        return {k: found[k] for k in keys} | {"url": url, "created_at": found["created_at"]}
+
+    def _create_deployment(self, request: Request, owner: str, name: str) -> Reply:
+        full, data = self._repo(owner, name), request.body or {}
+        if not data.get("ref"):
+            raise ApiError(422, {"message": "Validation Failed", "documentation_url": DOCS})
+        if data.get("auto_merge", True) or data.get("required_contexts") != []:
+            # GitHub would merge the default branch in, or wait for commit statuses first
+            raise ApiError(409, {"message": "Conflict merging main into the ref"})
+        found = {
+            "id": next(self._ids),
+            "repo": full,
+            "sha": data["ref"],
+            "ref": data["ref"],
+            "task": data.get("task", "deploy"),
+            "environment": data.get("environment", "production"),
+            "description": data.get("description"),
+            "payload": data.get("payload", {}),
+            "created_at": _now(),
+            "request": data,
+            "statuses": [],
+        }
+        self.deployments[found["id"]] = found
+        return Reply(201, self._deployment_json(full, found))
+
+    def _find_deployment(self, owner: str, name: str, deployment_id: str) -> dict[str, Any]:
+        full = self._repo(owner, name)
+        found = self.deployments.get(int(deployment_id))
+        if found is None or found["repo"] != full:
+            raise ApiError(404, {"message": "Not Found", "documentation_url": DOCS})
+        return found
+
+    def _get_deployment(self, request: Request, owner: str, name: str, deployment_id: str) -> Reply:
+        found = self._find_deployment(owner, name, deployment_id)
+        return Reply(200, self._deployment_json(found["repo"], found))
+
+    def _create_deployment_status(
+        self, request: Request, owner: str, name: str, deployment_id: str
+    ) -> Reply:
+        found, data = self._find_deployment(owner, name, deployment_id), request.body or {}
+        states = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+        if data.get("state") not in states:
+            raise ApiError(422, {"message": "Validation Failed", "documentation_url": DOCS})
+        status = {"id": next(self._ids), "created_at": _now()} | data
+        found["statuses"].append(status)
+        return Reply(201, status)
 
     # -- GraphQL -------------------------------------------------------------------------
     def _get_user(self, request: Request) -> Reply:

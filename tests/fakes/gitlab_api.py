@@ -38,6 +38,7 @@ class GitLabApi(FakeApi):
         self.merge_requests: dict[int, dict[int, dict[str, Any]]] = {}
         self.notes: dict[int, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []  # commit statuses, oldest first
+        self.deployments: dict[int, dict[str, Any]] = {}  # each with its "history" of statuses
         self._ids = itertools.count(101)
         self.route("GET", "/user", self._get_user)
         self.route("GET", PROJECT, self._get_project)
@@ -51,6 +52,10 @@ class GitLabApi(FakeApi):
         self.route("PUT", MR + r"/notes/(?P<note_id>\d+)", self._update_note)
         self.route("DELETE", MR + r"/notes/(?P<note_id>\d+)", self._delete_note)
         self.route("POST", PROJECT + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
+        self.route("POST", PROJECT + "/deployments", self._create_deployment)
+        deployment = PROJECT + r"/deployments/(?P<deployment_id>\d+)"
+        self.route("GET", deployment, self._get_deployment)
+        self.route("PUT", deployment, self._update_deployment)
 
     def token_of(self, request: Request) -> str | None:
         headers = request.headers
@@ -333,3 +338,52 @@ class GitLabApi(FakeApi):
         }
         self.statuses.append(status | {"project": found["path"]})
         return Reply(201, status)
+
+    # -- deployments ---------------------------------------------------------------------
+    def _deployment_json(self, found: dict[str, Any]) -> dict[str, Any]:
+        keys = ("id", "iid", "ref", "sha", "status", "created_at", "updated_at")
+        return {k: found[k] for k in keys} | {
+            "environment": {"name": found["environment"]},
+            "user": self.user,
+        }
+
+    def _create_deployment(self, request: Request, project: str) -> Reply:
+        found, data = self._project(project), request.body or {}
+        missing = [k for k in ("environment", "sha", "ref", "tag") if k not in data]
+        if missing:
+            raise ApiError(400, {"error": f"{missing[0]} is missing"})
+        if data.get("status") not in ("running", "success", "failed", "canceled"):
+            raise ApiError(400, {"error": "status does not have a valid value"})
+        deployment = {
+            "id": next(self._ids),
+            "iid": len(self.deployments) + 1,
+            "project": found["id"],
+            "environment": data["environment"],
+            "ref": data["ref"],
+            "sha": data["sha"],
+            "status": data["status"],
+            "created_at": _now(),
+            "updated_at": _now(),
+            "history": [data["status"]],
+        }
+        self.deployments[deployment["id"]] = deployment
+        return Reply(201, self._deployment_json(deployment))
+
+    def _find_deployment(self, project: str, deployment_id: str) -> dict[str, Any]:
+        found = self._project(project)
+        deployment = self.deployments.get(int(deployment_id))
+        if deployment is None or deployment["project"] != found["id"]:
+            raise ApiError(404, {"message": "404 Deployment Not Found"})
+        return deployment
+
+    def _get_deployment(self, request: Request, project: str, deployment_id: str) -> Reply:
+        return Reply(200, self._deployment_json(self._find_deployment(project, deployment_id)))
+
+    def _update_deployment(self, request: Request, project: str, deployment_id: str) -> Reply:
+        deployment, data = self._find_deployment(project, deployment_id), request.body or {}
+        if data.get("status") not in ("running", "success", "failed", "canceled"):
+            raise ApiError(400, {"error": "status does not have a valid value"})
+        deployment["status"] = data["status"]
+        deployment["updated_at"] = _now()
+        deployment["history"].append(data["status"])
+        return Reply(200, self._deployment_json(deployment))
