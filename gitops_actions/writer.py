@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,7 +23,7 @@ from typing import Any
 
 from gitops_actions import git
 from gitops_actions.edit.plan import FileChange, Plan, inside
-from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.errors import ExternalError, GitopsError, InputError, UsageError
 from gitops_actions.retry import Backoff, Deadline, attempts
 
 _REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
@@ -64,14 +65,49 @@ def is_remote(repo: str) -> bool:
 
 
 def write_files(root: Path, changes: tuple[FileChange, ...]) -> None:
-    """Write each changed file atomically (temp file, then rename), keeping its mode."""
-    for change in changes:
-        path = inside(root, change.path)
-        tmp = path.with_name(f".{path.name}.gitops-tmp")
-        tmp.write_bytes(change.after)
+    """Write every changed file, all or nothing, keeping each file's mode.
+
+    Each new text goes to a temp file beside its target first; only when all are written
+    are they renamed into place. When any step fails, the files already replaced are put
+    back as they were and no temp file is left; the error names the file that failed.
+    """
+    staged: list[tuple[FileChange, Path, Path]] = []
+    replaced: list[tuple[FileChange, Path]] = []
+    current = ""
+    try:
+        for change in changes:
+            current = change.path
+            path = inside(root, change.path)
+            staged.append((change, path, _write_beside(path, change.after)))
+        for change, path, tmp in staged:
+            current = change.path
+            os.replace(tmp, path)
+            replaced.append((change, path))
+    except OSError as err:
+        for change, path in reversed(replaced):
+            with contextlib.suppress(OSError):
+                os.replace(_write_beside(path, change.before), path)
+        for _, _, tmp in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        raise InputError(
+            f"cannot write it: {err.strerror or err}; no file was changed", path=current
+        ) from None
+
+
+def _write_beside(path: Path, data: bytes) -> Path:
+    """A temp file next to ``path`` holding ``data``, with ``path``'s mode."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".gitops-", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode)
-        os.replace(tmp, path)
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 @contextlib.contextmanager
@@ -106,6 +142,15 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
             f"--repo {target.repo}: not a git checkout (use --no-commit to edit files only)"
         )
     repo = git.Repo(path, identity=target.identity, auth=target.auth, env=env)
+    lock = Path(path, repo.git("rev-parse", "--git-path", "index.lock").stdout.strip())
+    if lock.exists():
+        raise InputError(
+            "another git process holds the index lock, or one crashed and left it",
+            path=str(lock),
+            hint="remove the file when no git process is running",
+        )
+    if not _has_commits(repo):
+        raise UsageError(f"--repo {target.repo}: the repository has no commits yet")
     if repo.is_dirty():
         raise UsageError(f"--repo {target.repo}: the working tree has uncommitted changes")
     try:
@@ -141,6 +186,10 @@ def _fetch(repo: git.Repo, branch: str, shallow: bool | None = None) -> str:
     if shallow is None:
         shallow = _is_shallow(repo)
     return repo.fetch("origin", f"refs/heads/{branch}", depth=1 if shallow else None)
+
+
+def _has_commits(repo: git.Repo) -> bool:
+    return bool(repo.git("rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip())
 
 
 def _is_shallow(repo: git.Repo) -> bool:
@@ -181,7 +230,10 @@ def write(
         try:
             return _commit_and_push(target, repo, branch, compute, message, log, sleep, deadline)
         except BaseException:
-            repo.reset_hard(start)  # a local clone is left as it was, not ahead of origin
+            try:  # a local clone is left as it was, not ahead of origin
+                repo.reset_hard(start)
+            except GitopsError as cleanup:  # the first cause is what the user needs to see
+                log(f"warning: could not reset {root} to {start[:12]}: {cleanup.one_line()}")
             raise
 
 
@@ -278,6 +330,7 @@ def write_pull_request(
             "--pull-request pushes a branch: it cannot go with --no-push or --no-commit"
         )
     deadline = Deadline.after(target.timeout)
+    review.forge.check(review.project)  # everything that can fail later, before any push
     if not is_remote(target.repo):  # never commit on the user's own branch: use its origin
         target = _origin_of(target, env)
     with checkout(target, env) as (repo, base):

@@ -320,3 +320,55 @@ def test_credentials_in_the_url_move_to_a_header(git_http: GitHttpServer, tmp_pa
     assert token not in proc.stdout + proc.stderr
     assert not any(token in snapshot for snapshot in seen)
     assert show(git_http.root / "in-url.git", "a.yaml") == "image: r.test/a:2\n"
+
+
+# -- nothing half-done -----------------------------------------------------------------------
+def test_edits_of_one_bump_are_all_or_nothing_across_files(tmp_path: Path) -> None:
+    """The second file cannot be written: the first is put back, and the error is bad input."""
+    for rel in ("a/deploy.yaml", "b/deploy.yaml"):
+        (tmp_path / rel).parent.mkdir()
+        (tmp_path / rel).write_text("image: r.test/a:1.0.0\n")
+
+    def compute(root: Path) -> Plan:
+        result = plan(root, Request(images=(parse("r.test/a:1.1.0"),)))
+        (root / "b/deploy.yaml").unlink()  # now b/deploy.yaml cannot be replaced by a file
+        (root / "b/deploy.yaml").mkdir()
+        (root / "b/deploy.yaml/keep").write_text("x")
+        return result
+
+    target = writer.Target(str(tmp_path), commit=False)
+    with pytest.raises(writer.InputError) as caught:
+        writer.write(target, compute, lambda p: "x", {})
+    assert caught.value.exit_code == 2
+    assert "b/deploy.yaml" in caught.value.one_line()
+    assert (tmp_path / "a/deploy.yaml").read_text() == "image: r.test/a:1.0.0\n"
+    leftovers = [p.name for p in tmp_path.rglob("*") if "gitops" in p.name]
+    assert leftovers == []
+
+
+def test_a_stale_index_lock_leaves_the_clone_exactly_as_it_was(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    start = clone.head_sha()
+    lock = clone.path / ".git" / "index.lock"
+    lock.write_text("")
+    proc = run_cli("bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0")
+    assert proc.returncode == 2, proc.stderr
+    assert "index.lock" in proc.stderr and "reset" not in proc.stderr, proc.stderr
+    assert (clone.path / "a.yaml").read_text() == "image: r.test/a:1.0.0\n"
+    assert clone.head_sha() == start and lock.exists()
+    assert git.Repo(remote).head_sha("main") == start
+    lock.unlink()
+    assert not clone.is_dirty()
+
+
+def test_pull_request_with_an_unusable_forge_dir_pushes_nothing(tmp_path: Path) -> None:
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n"})
+    not_a_dir = tmp_path / "forge"
+    not_a_dir.write_text("a file, not a directory\n")
+    review = ("--pull-request", "--forge", "local", "--forge-dir", str(not_a_dir))
+    proc = run_cli("bump", "--repo", str(remote), "--image", "r.test/a:1.1.0", *review)
+    assert proc.returncode == 2, proc.stderr
+    assert "--forge-dir" in proc.stderr, proc.stderr
+    branches = git.Repo(remote).git("for-each-ref", "--format=%(refname)").stdout.split()
+    assert branches == ["refs/heads/main"]

@@ -100,6 +100,11 @@ class Forge(Protocol):
     name: str
     comment_limit: int  # the most characters one comment may hold
 
+    def check(self, project: str) -> None:
+        """Raise now what a later call would: a project name it cannot take, a directory
+        it cannot write. Called before anything is pushed."""
+        ...
+
     def upsert_pull_request(
         self, *, project: str, head: str, base: str, title: str, body: str
     ) -> PullRequest: ...

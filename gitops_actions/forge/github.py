@@ -83,6 +83,9 @@ class GitHubForge:
         _, token = env_token(env, TOKEN_ENV, "github")
         return cls(token, url=url or env.get("GITHUB_API_URL") or DEFAULT_URL, http=http)
 
+    def check(self, project: str) -> None:
+        _owner(project)
+
     def upsert_pull_request(
         self, *, project: str, head: str, base: str, title: str, body: str
     ) -> PullRequest:

@@ -77,11 +77,14 @@ class GitLabForge:
             http=http,
         )
 
+    def check(self, project: str) -> None:
+        if "/" not in project.strip("/"):
+            raise UsageError(f"gitlab: project {project!r} is not group/name")
+
     def upsert_pull_request(
         self, *, project: str, head: str, base: str, title: str, body: str
     ) -> PullRequest:
-        if "/" not in project.strip("/"):
-            raise UsageError(f"gitlab: project {project!r} is not group/name")
+        self.check(project)
         retries = self._retries
         with _api_errors(f"{project} {head} -> {base}", self.url):
             repo = self._client.projects.get(project.strip("/"), max_retries=retries)

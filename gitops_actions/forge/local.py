@@ -50,6 +50,21 @@ class LocalForge:
         self.pulls = self.directory / "pulls"
         self.comment_limit = comment_limit
 
+    def check(self, project: str) -> None:
+        """The directory can hold pull requests: created, written to, its records read."""
+        try:
+            self.pulls.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.pulls, prefix=".check-", suffix=".tmp")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise UsageError(
+                f"local forge: cannot keep pull requests in {self.directory} (--forge-dir): "
+                f"{err.strerror or err}"
+            ) from None
+        for _ in self.records():
+            pass
+
     def upsert_pull_request(
         self, *, project: str, head: str, base: str, title: str, body: str
     ) -> PullRequest:
