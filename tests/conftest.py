@@ -20,7 +20,7 @@ from gitops_actions.sandbox import DockerSandbox, GitHttpServer, Unavailable
 from gitops_actions.secrets import REDACTOR
 
 from fakes.github_api import GitHubApi
-from support import need
+from support import GITHUB_PROJECT, NetworkBlocked, need
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,10 +33,6 @@ def _loopback(host: Any) -> bool:
         return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
     except ValueError:
         return False
-
-
-class NetworkBlocked(AssertionError):
-    pass
 
 
 @pytest.fixture(autouse=True)
@@ -114,9 +110,6 @@ def docker_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerS
 
 
 # -- forge APIs on loopback ------------------------------------------------------------------
-GITHUB_PROJECT = "acme/config"
-
-
 @pytest.fixture
 def github_token() -> str:
     return "ghp_" + secrets.token_hex(16)

@@ -17,6 +17,13 @@ import pytest
 IN_CI = os.environ.get("CI") == "true"
 
 
+GITHUB_PROJECT = "acme/config"  # the config repo the loopback GitHub API serves
+
+
+class NetworkBlocked(AssertionError):
+    """A test tried to reach beyond loopback."""
+
+
 def need(reason: str) -> NoReturn:
     """A real component is missing: fail in CI, skip elsewhere."""
     if IN_CI:

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from conftest import NetworkBlocked
+from support import NetworkBlocked
 
 
 def test_non_loopback_connect_fails_loudly() -> None:

@@ -11,9 +11,8 @@ from test_render_golden import DATA, PLAINTEXT, details_balanced, fences_balance
 
 from gitops_actions.errors import EXIT_USAGE
 
-from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
-from support import base_env, run_cli
+from support import GITHUB_PROJECT, base_env, run_cli
 
 REPO = GITHUB_PROJECT
 HEAD = "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"

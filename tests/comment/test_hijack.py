@@ -19,9 +19,9 @@ from gitops_actions.comment import markers, sticky
 from gitops_actions.errors import EXIT_USAGE
 from gitops_actions.forge import Comment, HttpOptions, make_forge
 
-from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
+from support import GITHUB_PROJECT
 
 FAST = HttpOptions(timeout=5, retries=1, backoff=0.01, write_interval=0)
 SHA = "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"

@@ -11,8 +11,8 @@ from gitops_actions.comment import markers, sticky
 from gitops_actions.errors import ExternalError
 from gitops_actions.forge import Forge, HttpOptions, make_forge
 
-from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
+from support import GITHUB_PROJECT
 
 REPO = GITHUB_PROJECT
 FAST = HttpOptions(timeout=5, retries=3, backoff=0.01, write_interval=0)

@@ -13,8 +13,8 @@ from gitops_actions.errors import EXIT_EXTERNAL, ExternalError, UsageError
 from gitops_actions.forge import Forge, HttpOptions, PullRequest, make_forge
 from gitops_actions.secrets import REDACTOR
 
-from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
+from support import GITHUB_PROJECT
 
 REPO = GITHUB_PROJECT
 FAST = HttpOptions(timeout=5, retries=3, backoff=0.01, write_interval=0)

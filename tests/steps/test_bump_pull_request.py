@@ -19,10 +19,9 @@ from gitops_actions import git
 from gitops_actions.errors import EXIT_EXTERNAL, EXIT_FINDINGS
 from gitops_actions.sandbox import GitHttpServer
 
-from conftest import GITHUB_PROJECT
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
-from support import base_env, config_remote, run_cli, show
+from support import GITHUB_PROJECT, base_env, config_remote, run_cli, show
 
 pytestmark = pytest.mark.component
 
