@@ -58,18 +58,26 @@ class _App:
 
 
 class StandInArgoCD(ThreadingHTTPServer):
-    """Apps named ``apps`` that follow ``branch`` of the git repository ``remote``."""
+    """Apps named ``apps`` that follow ``branch`` of the git repository ``remote``, live at
+    ``applied`` (default: the branch's tip) until asked."""
 
     daemon_threads = True
 
     def __init__(
-        self, remote: Path, apps: list[str], token: str, *, delay: float = 1.0, branch: str = "main"
+        self,
+        remote: Path,
+        apps: list[str],
+        token: str,
+        *,
+        delay: float = 1.0,
+        branch: str = "main",
+        applied: str = "",
     ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.remote, self.branch, self.token, self.delay = remote, branch, token, delay
         self.lock = threading.Lock()
-        tip = self.tip()
-        self.apps = {name: _App(tip) for name in apps}
+        start = applied or self.tip()  # the commit live before anything is asked
+        self.apps = {name: _App(start) for name in apps}
         self._thread: threading.Thread | None = None
 
     @property

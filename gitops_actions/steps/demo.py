@@ -1,8 +1,9 @@
 """demo: the whole pipeline on bundled example repos, with local stand-ins.
 
 Stand-ins: bare git remotes for the app and config repos, a throwaway Docker engine and
-registry (when this machine can start them), and a local forge that writes PR comments
-to files. Each step the project has built runs for real; the others say so.
+registry (when this machine can start them), a local forge that writes PR comments and
+deployment records to files, and a local Argo CD (``gitops_actions.demo``) that applies
+the config repo's new commit a moment after handoff asks. Each step runs for real.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gitops_actions.step import Context, Step, StepResult, option
 
 EXAMPLE_REGISTRY = "127.0.0.1:5000"  # what the example files say; replaced by the real one
 APP_IMAGE = "demo/shop"
-PENDING = ("handoff",)
+HANDOFF_DELAY = 2.0  # seconds the stand-in Argo CD takes to apply a commit
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
     outputs["image-ref"] = image
     for line in _deliver(work, image, ctx):
         lines.append(f"- {line}")
-    for name in PENDING:
-        log(f"{name}: not implemented yet")
-        lines.append(f"- **{name}**: not implemented yet")
+    lines.append(f"- {_handoff(work, ctx)}")
     log(f"Look around: {work}")
     return StepResult("changed", "demo finished", outputs, "\n".join(lines) + "\n")
 
@@ -157,6 +156,44 @@ def _deliver(work: Path, image: str, ctx: Context) -> list[str]:
         ctx.ci.log(line.replace("**", ""))
     ctx.ci.log(f"pull requests: {work / 'forge' / 'pulls'}")
     return done
+
+
+def _handoff(work: Path, ctx: Context) -> str:
+    """Hand dev's new commit off to a local stand-in Argo CD that applies it a moment
+    later; wait for it, and show the deployment record the local forge keeps."""
+    import secrets
+
+    from gitops_actions.demo.argocd import StandInArgoCD
+    from gitops_actions.steps import handoff
+
+    remote = work / "remotes" / "config.git"
+    revision = git.Repo(remote).head_sha("main")
+    before = git.Repo(remote).head_sha("main~1")  # what ran before bump
+    token = secrets.token_hex(16)
+    standin = StandInArgoCD(remote, ["shop-dev"], token, delay=HANDOFF_DELAY, applied=before)
+    with standin as agent:
+        ctx.ci.log(
+            f"stand-in Argo CD at {agent.url}: "
+            f"applies a new commit {HANDOFF_DELAY:g}s after a refresh"
+        )
+        env = {**ctx.env, "ARGOCD_SERVER": agent.url, "ARGOCD_AUTH_TOKEN": token}
+        options = handoff.Options(
+            agent="argocd",
+            app=("shop-dev",),
+            revision=revision,
+            repo=str(remote),
+            report="local",
+            forge_dir=str(work / "forge"),
+            project="config",
+            timeout=60,
+        )
+        result = handoff.run(options, Context(ci=ctx.ci, env=env))
+    ctx.ci.log(f"handoff: {result.message}")
+    for record in sorted((work / "forge" / "deployments").glob("*.json")):
+        ctx.ci.log(f"deployment record {record}:")
+        for line in record.read_text(encoding="utf-8").splitlines():
+            ctx.ci.log(f"  {line}")
+    return f"**handoff** dev to the stand-in Argo CD: {result.message}"
 
 
 def _review(work: Path, ctx: Context, branch: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,15 @@ def test_demo_refuses_a_non_empty_workdir(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "not empty" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_demo_hands_off_to_the_stand_in_agent_and_records_the_deployment(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    proc = run_cli("demo", "--workdir", str(work), "--no-docker")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sha = git.Repo(work / "remotes" / "config.git").head_sha("main")
+    assert f"shop-dev: pending, OutOfSync, Healthy, at {sha[:12]}, operation Running" in proc.stdout
+    assert f"handoff: 1 app(s) live at {sha[:12]} after 2." in proc.stdout
+    record = json.loads((work / "forge" / "deployments" / "1.json").read_text())
+    assert record["sha"] == sha and record["environment"] == "shop-dev"
+    assert [s["state"] for s in record["statuses"]] == ["in_progress", "success"]
