@@ -98,6 +98,10 @@ def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] 
         doc = _generated(root, entry.path)
     if build.kustomize:
         doc = _merged(doc if doc is not None else _kustomization(folder), build.kustomize)
+    components = (doc if doc is not None else _kustomization(folder)).get("components")
+    if components:
+        inlined = _inlined(root, entry.path, doc or _kustomization(folder), components)
+        doc = inlined or doc
     base = root
     if doc is not None:
         base, folder = _mirror(root, entry.path, doc, scratch)
@@ -210,6 +214,30 @@ def _kustomization(folder: Path) -> dict[str, Any]:
             docs = list(loader.documents(loader.decode((folder / name).read_bytes())))
             return dict(docs[0].value) if docs and isinstance(docs[0].value, dict) else {}
     return {}
+
+
+def _inlined(
+    root: Path, path: str, doc: dict[str, Any], components: Any
+) -> dict[str, Any] | None:
+    """``doc`` with its components' resources listed as its own, when every component only
+    adds resource files (what kustomize does for such components), so the in-process
+    builder can take it; None when one does more."""
+    extra: list[str] = []
+    for component in components if isinstance(components, list) else ():
+        if not isinstance(component, str) or "://" in component:
+            return None
+        folder = posixpath.normpath(posixpath.join(path, component))
+        found = _kustomization(root / folder)
+        if found.get("kind") != "Component" or set(found) - {"apiVersion", "kind", "resources"}:
+            return None
+        for ref in found.get("resources") or ():
+            target = posixpath.normpath(posixpath.join(folder, str(ref)))
+            if not isinstance(ref, str) or not (root / target).is_file():
+                return None
+            extra.append(posixpath.relpath(target, path))
+    inlined = {k: v for k, v in doc.items() if k != "components"}
+    inlined["resources"] = [*(doc.get("resources") or []), *extra]
+    return inlined
 
 
 def _merged(doc: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

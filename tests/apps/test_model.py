@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gitops_actions import apps
 from gitops_actions.apps import flux
@@ -211,3 +215,29 @@ def test_substitution_follows_flux() -> None:
 )
 def test_repository_urls_compare_by_host_and_path(url: str) -> None:
     assert canonical(url) == "github.com/example/fleet"
+
+
+def test_components_adding_resources_build_in_process_as_kustomize_does(
+    tmp_path: Path, kubectl: None
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(KS_LAYOUT, root)
+    app = root / "kubernetes/apps/media/sonarr/app"
+    (app / "kustomization.yaml").write_text(
+        "resources: [deployment.yaml]\nnamespace: media\ncomponents:\n"
+        "  - ../../../../components/common\n  - ../../../../components/volsync\n"
+    )
+    model = apps.read(root)
+    [entry] = [e for e in model.entries if e.path == "kubernetes/apps/media/sonarr/app"]
+    entry = dataclasses.replace(entry, build=apps.Build())  # the kustomization alone
+    done = apps.render(root, entry, tmp_path)
+    assert done.renderer == "in-process"
+    real = subprocess.run(
+        ["kubectl", "kustomize", str(app)], capture_output=True, text=True, check=True
+    )
+    expected = [d for d in yaml.safe_load_all(real.stdout) if d]
+
+    def key(value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    assert sorted(map(key, done.resources)) == sorted(map(key, expected))
