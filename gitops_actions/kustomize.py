@@ -109,10 +109,13 @@ def _kustomization(folder: Path) -> dict[str, Any] | None:
     return None
 
 
-def build(folder: Path, root: Path) -> list[dict[str, Any]]:
+def build(
+    folder: Path, root: Path, kustomization: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The resources ``kustomize build folder`` would output (in no particular order).
-    ``root`` bounds where files may be read from, as kustomize's load restrictor does."""
-    doc = _kustomization(folder)
+    ``root`` bounds where files may be read from, as kustomize's load restrictor does;
+    ``kustomization`` stands for the folder's own (one an agent generates or extends)."""
+    doc = kustomization if kustomization is not None else _kustomization(folder)
     if doc is None:
         raise Unsupported(f"{folder}: no kustomization")
     extra = set(doc) - SUPPORTED

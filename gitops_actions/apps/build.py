@@ -11,6 +11,7 @@ merged kustomization. The repo itself is never written to.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import os
 import posixpath
@@ -47,6 +48,7 @@ class Rendered:
     error: str = ""  # cannot be rendered (the input is wrong)
     folder: Path | None = None  # what was built (for tracing findings to files)
     unresolved: tuple[str, ...] = ()  # substitution variables with no value in the repo
+    kustomization: dict[str, Any] | None = None  # built in-process from this, not the folder's
 
 
 def render(
@@ -93,26 +95,30 @@ def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] 
         return _helm(root, entry, env)
     if build.generated and entry.kind == "argocd":
         return _files(entry, directory_files(root, entry))
-    doc: dict[str, Any] | None = None
-    if build.generated:
-        doc = _generated(root, entry.path)
-    if build.kustomize:
-        doc = _merged(doc if doc is not None else _kustomization(folder), build.kustomize)
-    components = (doc if doc is not None else _kustomization(folder)).get("components")
+    doc: dict[str, Any] | None = None  # the kustomization, when not the folder's own
+    own = _generated(root, entry.path) if build.generated else _kustomization(folder)
+    if build.generated or build.kustomize:
+        doc = _merged(own, build.kustomize)
+    components = (doc or own).get("components")
     if components:
-        inlined = _inlined(root, entry.path, doc or _kustomization(folder), components)
-        doc = inlined or doc
-    base = root
-    if doc is not None:
-        base, folder = _mirror(root, entry.path, doc, scratch)
+        doc = _inlined(root, entry.path, doc or own, components) or doc
     try:
-        resources = kustomize.build(folder, base)
-        return Rendered(entry, tuple(_resources(resources)), "", "in-process", folder=folder)
+        resources = kustomize.build(folder, root, doc if doc is not None else own or None)
+        return Rendered(
+            entry, tuple(_resources(resources)), "", "in-process", folder=folder, kustomization=doc
+        )
     except kustomize.Unsupported:
         pass
+    folder = buildable(root, entry, doc, scratch)
     shown = entry.defined_in or str(folder)
     done = renderer.render_kustomization(folder, env, unrestricted=doc is not None, shown=shown)
     return _from(entry, done, folder)
+
+
+def buildable(root: Path, entry: EntryPoint, doc: dict[str, Any] | None, scratch: Path) -> Path:
+    """A folder ``kustomize build`` gives the entry point's resources from: its own, or
+    a mirror of the repo holding ``doc`` there."""
+    return _mirror(root, entry.path, doc, scratch)[1] if doc is not None else root / entry.path
 
 
 def _from(entry: EntryPoint, done: renderer.Rendered, folder: Path) -> Rendered:
@@ -216,9 +222,7 @@ def _kustomization(folder: Path) -> dict[str, Any]:
     return {}
 
 
-def _inlined(
-    root: Path, path: str, doc: dict[str, Any], components: Any
-) -> dict[str, Any] | None:
+def _inlined(root: Path, path: str, doc: dict[str, Any], components: Any) -> dict[str, Any] | None:
     """``doc`` with its components' resources listed as its own, when every component only
     adds resource files (what kustomize does for such components), so the in-process
     builder can take it; None when one does more."""
@@ -290,7 +294,7 @@ def _after(entry: EntryPoint, done: Rendered) -> Rendered:
     ) or build.substitute is not None
     if not changes:
         text = done.text if done.text else _dump(done.resources)
-        return Rendered(entry, done.resources, text, done.renderer, folder=done.folder)
+        return dataclasses.replace(done, text=text)
     resources = [copy.deepcopy(r) for r in done.resources]
     unresolved: set[str] = set()
     out = []
@@ -315,13 +319,8 @@ def _after(entry: EntryPoint, done: Rendered) -> Rendered:
             out += [d.value for d in loader.documents(text) if isinstance(d.value, dict)]
         else:
             out.append(resource)
-    return Rendered(
-        entry,
-        tuple(out),
-        _dump(out),
-        done.renderer,
-        folder=done.folder,
-        unresolved=tuple(sorted(unresolved)),
+    return dataclasses.replace(
+        done, resources=tuple(out), text=_dump(out), unresolved=tuple(sorted(unresolved))
     )
 
 

@@ -107,16 +107,8 @@ def _variables(
         if not isinstance(ref, dict):
             continue
         kind, name = str(ref.get("kind") or ""), str(ref.get("name") or "")
-        found = [
-            o
-            for o in repo.objects
-            if o.kind == kind
-            and o.api == "v1"
-            and o.name == name
-            and (o.namespace or obj.namespace) == obj.namespace
-        ]
-        if not found:
-            found = [o for o in repo.objects if o.kind == kind and o.api == "v1" and o.name == name]
+        named = [o for o in repo.named(kind, name) if o.api == "v1"]
+        found = [o for o in named if (o.namespace or obj.namespace) == obj.namespace] or named
         if not found:
             if not ref.get("optional"):
                 notes.append(f"substituteFrom {kind} {name} is not in the repo")

@@ -85,6 +85,7 @@ class Repo:
     charts: set[str] = field(default_factory=set)
     objects: list[Object] = field(default_factory=list)
     _closures: dict[str, frozenset[str]] = field(default_factory=dict)
+    _named: dict[tuple[str, str], list[Object]] = field(default_factory=dict)
 
     @classmethod
     def read(
@@ -189,6 +190,13 @@ class Repo:
             and not self.in_chart(posixpath.dirname(p) or ".")
         ]
         return files, outer
+
+    def named(self, kind: str, name: str) -> list[Object]:
+        """The objects of this kind and name (any namespace)."""
+        if not self._named:
+            for obj in self.objects:
+                self._named.setdefault((obj.kind, obj.name), []).append(obj)
+        return self._named.get((kind, name), [])
 
     def of_kind(self, api_prefix: str, *kinds: str) -> Iterable[Object]:
         return (o for o in self.objects if o.api.startswith(api_prefix) and o.kind in kinds)

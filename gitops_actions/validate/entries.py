@@ -18,7 +18,7 @@ from typing import Any
 
 from gitops_actions import apps
 from gitops_actions.apps import flux
-from gitops_actions.apps.build import directory_files
+from gitops_actions.apps.build import buildable, directory_files
 from gitops_actions.apps.model import EntryPoint, Kind
 from gitops_actions.apps.objects import excluded_by
 from gitops_actions.diff.tree import DiskTree
@@ -181,9 +181,13 @@ class Traced:
     file: str
     label: str
 
-    def as_render(self) -> render.Rendered:
+    def as_render(self, root: Path, scratch: Path) -> render.Rendered:
+        """What tracing re-renders: the folder built, or a mirror holding what the agent
+        builds there."""
         tool = "helm" if self.item.renderer == "helm" else "kustomize"
         folder = self.item.folder or Path(self.file).parent
+        if self.item.kustomization is not None:
+            folder = buildable(root, self.item.entry, self.item.kustomization, scratch)
         return render.Rendered(folder, tool, self.file, self.item.text)
 
 
@@ -222,7 +226,11 @@ def _at(value: Any, parts: Sequence[str | int]) -> Any:
 
 
 def traced(
-    findings: list[Finding], traces: dict[tuple[str, str], Traced], env: Mapping[str, str] | None
+    findings: list[Finding],
+    traces: dict[tuple[str, str], Traced],
+    env: Mapping[str, str] | None,
+    root: Path,
+    scratch: Path,
 ) -> list[Finding]:
     """Findings about rendered output, moved to the files that produced them."""
     if not traces:
@@ -242,7 +250,7 @@ def traced(
         def rename(text: str, values: Mapping[str, str] | None = values) -> str:
             return flux.substitute(text, values)[0] if values is not None else text
 
-        out.extend(render.trace(trace.as_render(), items, env, rename=rename))
+        out.extend(render.trace(trace.as_render(root, scratch), items, env, rename=rename))
     return out
 
 

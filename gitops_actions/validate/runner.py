@@ -112,7 +112,9 @@ def validate(request: Request) -> Outcome:
             )
         findings.extend(_place_duplicates(checks.duplicates(checked.seen), sources))
         findings = entries.unresolved_dropped(findings, traces)
-        findings = entries.traced(findings, traces, request.env)
+        findings = entries.traced(
+            findings, traces, request.env, planned.root.resolve(), Path(scratch)
+        )
     findings = entries.once(findings)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.check, f.message))
     done = time.perf_counter()
