@@ -130,6 +130,8 @@ def build(
             raise Unsupported(f"{ref!r} is outside the tree")
         if target.is_dir():
             resources += build(target, root)
+        elif not target.is_relative_to(folder):  # kustomize's load restrictor refuses it
+            raise Unsupported(f"{ref!r} is a file outside the kustomization's directory")
         elif target.is_file():
             loaded = read_values(target.read_bytes(), str(target), kustomize=True)
             resources += [d for d in loaded if isinstance(d, dict)]

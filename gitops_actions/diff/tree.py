@@ -8,16 +8,20 @@ Both kinds name file contents by git blob id, so trees compare without reading f
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from gitops_actions import git
+from gitops_actions.errors import InputError
 from gitops_actions.proc import run, run_binary
+from gitops_actions.yamlread.loader import LoadError, read_file
 
 
 def blob_id(data: bytes) -> str:
@@ -67,8 +71,8 @@ class DiskTree:
                 d for d in dirs if d != ".git" and not os.path.islink(os.path.join(folder, d))
             ]
             rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
-            for name in names:
-                if not os.path.islink(os.path.join(folder, name)):
+            for name in names:  # regular files only: no symlink, FIFO, socket or device
+                if stat.S_ISREG(os.lstat(os.path.join(folder, name)).st_mode):
                     paths.append(name if rel == "." else f"{rel}/{name}")
         self._files = sorted(paths)
         self._blobs: dict[str, str] = {}
@@ -77,7 +81,10 @@ class DiskTree:
         return self._files
 
     def read(self, path: str) -> bytes:
-        return (self.root / path).read_bytes()
+        try:
+            return read_file(self.root / path)
+        except LoadError as err:
+            raise InputError(err.message, path=path) from None
 
     def blob(self, path: str) -> str:
         if path not in self._blobs:
@@ -85,7 +92,12 @@ class DiskTree:
         return self._blobs[path]
 
     def grep(self, *needles: bytes) -> list[str]:
-        return [p for p in self._files if any(n in self.read(p) for n in needles)]
+        found = []
+        for path in self._files:
+            with contextlib.suppress(InputError, OSError):
+                if any(n in self.read(path) for n in needles):
+                    found.append(path)
+        return found
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Nothing to do: files on disk are read when asked."""

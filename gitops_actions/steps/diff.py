@@ -216,6 +216,14 @@ def diff_trees(
             same.add(name)  # rendered once, for both sides
             old = None
         jobs[name] = (old, new)
+    for pair in jobs.values():
+        for entry in pair:
+            outside = [i for i in _inputs(entry) if i == ".." or i.startswith("../")]
+            if entry is not None and outside:  # kustomize would refuse it
+                raise InputError(
+                    f"{entry.name} is built from {outside[0]}, outside the repository",
+                    path=entry.path,
+                )
     roots = [
         tree.materialize(
             existing(tree, {i for pair in jobs.values() if pair[side] for i in _inputs(pair[side])})

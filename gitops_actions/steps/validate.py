@@ -137,7 +137,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
             ctx.ci.set_output(name, value)
         ctx.ci.write_summary(table)
         ctx.ci.log(outcome.summary_line())
-        first = next(f for f in outcome.findings if f.file in outcome.unusable)
+        unusable = [f for f in outcome.findings if f.file in outcome.unusable]
+        first = next((f for f in unusable if f.check == "yaml"), unusable[0])
         more = len(outcome.unusable) - 1
         raise InputError(
             first.message + (f" (and {more} more unusable input(s))" if more else ""),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,29 +77,11 @@ class Result:
 
 
 def read(source: Source) -> str:
-    """The source's text; a ``LoadError`` if it is too big, binary or not UTF-8."""
+    """The source's text; a ``LoadError`` if it is too big, binary, not UTF-8 or not a
+    regular file."""
     if source.text is not None:
         return source.text
-    limit = loader.MAX_FILE_BYTES
-    fd = os.open(source.file, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        if size > limit:
-            raise loader.LoadError(
-                f"file of {size / 2**20:.0f} MiB is larger than the {limit // 2**20} MiB "
-                "limit; not read"
-            )
-        parts = [os.read(fd, size)] if size else []
-        if not parts or len(parts[0]) < size:  # a pipe, or a file changing under us
-            total = sum(map(len, parts))
-            while chunk := os.read(fd, 1 << 16):
-                parts.append(chunk)
-                total += len(chunk)
-                if total > limit:
-                    raise loader.LoadError(f"larger than the {limit // 2**20} MiB limit")
-    finally:
-        os.close(fd)
-    return loader.decode(parts[0] if len(parts) == 1 else b"".join(parts))
+    return loader.decode(loader.read_file(source.file))
 
 
 def check_source(source: Source, catalog: Catalog, settings: Settings) -> Result:

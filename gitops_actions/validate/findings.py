@@ -79,6 +79,28 @@ class Skipped:
     reason: str
 
 
+MAX_FINDINGS = 10_000  # listed per run; the rest are counted (a report stays readable)
+
+
+def capped(findings: list[Finding]) -> tuple[list[Finding], dict[str, int]]:
+    """The first ``MAX_FINDINGS`` findings (and every one saying why a file could not be
+    read: those are few), and how many of each severity were left out."""
+    if len(findings) <= MAX_FINDINGS:
+        return findings, {}
+    kept: list[Finding] = []
+    omitted: dict[str, int] = {}
+    room = MAX_FINDINGS
+    for f in findings:
+        if f.check == YAML:
+            kept.append(f)
+        elif room > 0:
+            kept.append(f)
+            room -= 1
+        else:
+            omitted[f.severity] = omitted.get(f.severity, 0) + 1
+    return kept, omitted
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Everything one validation run found, in a stable order."""
@@ -91,14 +113,28 @@ class Outcome:
     unusable: tuple[str, ...] = ()  # files that could not be read, parsed or rendered
     stats: dict[str, float] = field(default_factory=dict, compare=False)
     coverage: dict[str, Any] = field(default_factory=dict, compare=False)  # entry points...
+    omitted: dict[str, int] = field(default_factory=dict)  # severity -> findings not listed
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
+        listed = sum(1 for f in self.findings if f.severity == "error")
+        return listed + self.omitted.get("error", 0)
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
+        listed = sum(1 for f in self.findings if f.severity == "warning")
+        return listed + self.omitted.get("warning", 0)
+
+    @property
+    def omitted_note(self) -> str:
+        """Says how many findings the report leaves out, if any."""
+        count = sum(self.omitted.values())
+        if not count:
+            return ""
+        return (
+            f"{count} more finding(s) not listed: a run lists at most {MAX_FINDINGS} "
+            "(fix the first ones, or validate fewer paths at a time)"
+        )
 
     def summary_line(self) -> str:
         def n(count: int, word: str) -> str:
@@ -112,6 +148,8 @@ class Outcome:
         ]
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
+        if self.omitted:
+            parts.append(f"{sum(self.omitted.values())} findings not listed")
         return f"validate: {', '.join(parts)} (Kubernetes {self.kubernetes_version})"
 
 

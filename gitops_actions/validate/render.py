@@ -32,6 +32,9 @@ ORIGIN = "config.kubernetes.io/origin"
 TRANSFORMATIONS = "alpha.config.kubernetes.io/transformations"
 _SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
 _KLOG_ERROR = re.compile(r'"command failed" err="(.*)"\s*$')
+_SECURITY = re.compile(
+    r"accumulating resources from '([^']*)': security; file '([^']*)' is not in or below '([^']*)'"
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,9 @@ def _last_error(output: str) -> str:
     wrapped = _KLOG_ERROR.search(text)
     if wrapped:
         text = wrapped[1].replace('\\"', '"')
+    security = _SECURITY.search(text)
+    if security:  # kustomize's load restrictor, said once instead of three times
+        text = f"{security[1]}: {security[2]} is not in or below {security[3]}"
     return "cannot render: " + text.removeprefix("Error: ")
 
 

@@ -34,6 +34,8 @@ def text(outcome: Outcome, *, summary_line: bool = True) -> str:
             about.append(f"via {f.origin}")
         detail = f" ({', '.join(about)})" if about else ""
         lines.append(f"{where}: {f.severity}: {_one_line(f.message)} [{f.check}]{detail}")
+    if outcome.omitted_note:
+        lines.append(f"note: {outcome.omitted_note}")
     for s in outcome.skipped:
         lines.append(f"{s.file}: skipped: {s.reason}")
     for note in outcome.coverage.get("notes", ()):
@@ -79,6 +81,7 @@ def as_json(outcome: Outcome) -> str:
             "warnings": outcome.warnings,
             "skipped": len(outcome.skipped),
             "unusable": len(outcome.unusable),
+            "notListed": sum(outcome.omitted.values()),
         },
         "findings": [
             {

@@ -27,6 +27,7 @@ from gitops_actions.validate.findings import (
     Finding,
     Outcome,
     Skipped,
+    capped,
 )
 from gitops_actions.validate.inputs import EXTENSIONS, discover
 from gitops_actions.yamlread import loader
@@ -117,6 +118,7 @@ def validate(request: Request) -> Outcome:
         )
     findings = entries.once(findings)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.check, f.message))
+    findings, omitted = capped(findings)
     done = time.perf_counter()
     coverage = entries.coverage(planned, rendered, len(checked.seen))
     return Outcome(
@@ -132,6 +134,7 @@ def validate(request: Request) -> Outcome:
             "total_seconds": done - started,
         },
         coverage=coverage,
+        omitted=omitted,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from gitops_actions.errors import UsageError
+from gitops_actions.errors import InputError, UsageError
 from gitops_actions.validate import crds
 from gitops_actions.validate.formats import QUANTITY, constrain
 
@@ -29,14 +29,15 @@ BUNDLED = Path(__file__).resolve().parent.parent / "schemas" / "crds"  # schemas
 _REF = "#/$defs/"
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?")
+_VERSION = re.compile(r"v?([0-9]{1,9})\.([0-9]{1,9})(?:\.[0-9]{1,9})?")
 
 
 def parse_version(text: str) -> str:
     """``1.32``, ``v1.32`` or ``1.32.4`` as ``1.32``, within the releases we ship."""
     match = _VERSION.fullmatch(text.strip())
     if not match:
-        raise UsageError(f"--kubernetes-version {text!r}: expected MAJOR.MINOR, e.g. 1.32")
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise UsageError(f"--kubernetes-version {shown!r}: expected MAJOR.MINOR, e.g. 1.32")
     version = (int(match[1]), int(match[2]))
     if not OLDEST <= version <= NEWEST:
         raise UsageError(
@@ -178,7 +179,16 @@ class Catalog:
         else:
             self._validators[key] = None
             return None
-        validator = compile_schema(schema)
+        try:
+            validator = compile_schema(schema)
+        except ValueError as err:  # jsonschema-rs: "Recursion limit reached"
+            where = custom.source if custom is not None else ""
+            file, _, line = where.rpartition(":")
+            raise InputError(
+                f"the schema of {kind} ({api_version}) cannot be compiled: {err}",
+                path=file or None,
+                line=int(line) if line.isdigit() else None,
+            ) from None
         self._validators[key] = validator
         return validator
 

@@ -18,7 +18,9 @@ import codecs
 import contextlib
 import itertools
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,7 @@ __all__ = ["MAX_DEPTH", "Document", "LoadError", "Problem", "decode", "documents
 MAX_FILE_BYTES = 32 * 1024 * 1024  # larger files are refused unread
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # the API server refuses objects over 3 MiB anyway
 MAX_ALIAS_NODES = 200_000  # nodes copied through aliases in one file (alias bombs)
+MAX_DOCUMENTS = 10_000  # documents in one file; the rest is refused
 
 _MAPPING, _SEQUENCE, _SCALAR = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
 _DOCUMENT_MARK = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
@@ -67,6 +70,44 @@ class Document:
     @property
     def line(self) -> int:
         return self.node.start_mark.line + 1 if self.node is not None else 1
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """A regular file's bytes, bounded by ``MAX_FILE_BYTES``: a FIFO, a device or a socket
+    named ``x.yaml`` is refused at once, never waited on."""
+    limit = MAX_FILE_BYTES
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadError(f"not a regular file ({_file_type(info.st_mode)}); not read")
+        size = info.st_size
+        if size > limit:
+            raise LoadError(
+                f"file of {size / 2**20:.0f} MiB is larger than the {limit // 2**20} MiB "
+                "limit; not read"
+            )
+        parts = [os.read(fd, size)] if size else []
+        if not parts or len(parts[0]) < size:  # a file changing under us
+            total = sum(map(len, parts))
+            while chunk := os.read(fd, 1 << 16):
+                parts.append(chunk)
+                total += len(chunk)
+                if total > limit:
+                    raise LoadError(f"larger than the {limit // 2**20} MiB limit")
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a directory" if stat.S_ISDIR(mode) else "not a file"
 
 
 def decode(data: bytes) -> str:
@@ -301,6 +342,11 @@ def documents(text: str, *, kustomize: bool = False) -> Iterator[Document]:
     for index, node in enumerate(compose_all(text), start=1):
         if node is None:
             continue
+        if index > MAX_DOCUMENTS:
+            raise LoadError(
+                f"more than {MAX_DOCUMENTS} documents in one file; the rest is not read",
+                *_position(node.start_mark),
+            )
         converter = _Converter(aliases, kustomize)
         value = converter.value(node)
         if value is None:
@@ -328,6 +374,7 @@ def json_documents(text: str) -> Iterator[Document]:
         raise LoadError(f"cannot parse JSON: {err.msg}", err.lineno, err.colno) from None
     except RecursionError:
         raise LoadError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    _check_json_depth(value)
     document = Document(1, value, None)
     if repeated:
         node = compose_document(text, 1)
@@ -341,6 +388,19 @@ def json_documents(text: str) -> Iterator[Document]:
             for key in dict.fromkeys(repeated):
                 document.problems.append(Problem("duplicate-key", f"duplicate key {key!r}", None))
     yield document
+
+
+def _check_json_depth(value: Any) -> None:
+    """The YAML bound on nesting, for JSON too (without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise LoadError(f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
 
 
 def compose_document(text: str, index: int) -> yaml.Node | None:
