@@ -84,7 +84,7 @@ def discover(
             continue
         for name in sorted(names):
             path = name if folder == "." else f"{folder}/{name}"
-            if not name.endswith(MANIFEST) or name in KUSTOMIZATION_FILES:
+            if not name.endswith(MANIFEST) or name in KUSTOMIZATION_FILES or name[0] == ".":
                 continue
             if path in skipped_files or _covered(path, covered):
                 continue

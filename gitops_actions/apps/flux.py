@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from gitops_actions.apps.model import Build, EntryPoint
@@ -14,6 +14,7 @@ from gitops_actions.apps.source import same_repo
 
 API = "kustomize.toolkit.fluxcd.io/"
 SOURCE_API = "source.toolkit.fluxcd.io/"
+GENERATOR_API = "source.extensions.fluxcd.io/"
 DISABLED = "kustomize.toolkit.fluxcd.io/substitute"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
 
@@ -21,24 +22,114 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
 def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
     """Entry points, and notes about Kustomizations that are not (another source...)."""
     sources = {(o.namespace, o.name): o for o in repo.of_kind(SOURCE_API, "GitRepository")}
+
+    def ours(namespace: str, name: str) -> str:
+        """ "" when the GitRepository is this repo (or unknown here), else its URL."""
+        source = sources.get((namespace, name))
+        url = str(source.spec.get("url") or "") if source else ""
+        return url if url and repo_url and not same_repo(url, repo_url) else ""
+
+    artifacts = _artifacts(repo, ours)
+    paths = set()
     for obj in repo.of_kind(API, "Kustomization"):
         spec = obj.spec
         ref = mapping(spec.get("sourceRef"))
         label = f"{obj.file}: Kustomization {obj.name}"
         kind = str(ref.get("kind") or "GitRepository")
-        if kind != "GitRepository":
+        namespace, name = str(ref.get("namespace") or obj.namespace), str(ref.get("name"))
+        path = normpath(".", str(spec.get("path") or "."))
+        if kind == "ExternalArtifact" and (namespace, name) in artifacts:
+            found = _in_artifact(_nearest(artifacts[(namespace, name)], obj.file), path)
+            if found is None:
+                yield f"{label}: spec.path {spec.get('path')!r} is not in artifact {name}"
+                continue
+            path = found
+        elif kind != "GitRepository":
             yield f"{label}: its source is {kind} {ref.get('name')}, not this repo"
             continue
-        source = sources.get((str(ref.get("namespace") or obj.namespace), str(ref.get("name"))))
-        url = str(source.spec.get("url") or "") if source else ""
-        if url and repo_url and not same_repo(url, repo_url):
-            yield f"{label}: its source {url} is another repo"
+        elif ours(namespace, name):
+            yield f"{label}: its source {ours(namespace, name)} is another repo"
             continue
-        path = normpath(".", str(spec.get("path") or "."))
         if not repo.is_dir(path):
             yield f"{label}: spec.path {spec.get('path')!r} is not in the repo"
             continue
+        paths.add(path)
         yield _entry(repo, obj, path)
+    for folder in sorted(repo.folders):
+        names = repo.folders[folder]
+        parent = folder.rpartition("/")[0] or "."
+        if folder.rpartition("/")[2] != "flux-system" or parent in paths:
+            continue
+        if ours("flux-system", "flux-system"):
+            continue  # the cluster syncs another repo
+        bootstrap = next((n for n in ("gotk-sync.yaml", "gotk-components.yaml") if n in names), "")
+        if bootstrap:  # what `flux bootstrap --path` applies, whether or not the file says so
+            yield _entry(repo, _bootstrap(f"{folder}/{bootstrap}", parent), parent)
+
+
+def _bootstrap(file: str, path: str) -> Object:
+    return Object(
+        file,
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "flux-system", "namespace": "flux-system"},
+            "spec": {"path": f"./{path}", "sourceRef": {"kind": "GitRepository"}},
+        },
+    )
+
+
+Rules = list[tuple[str, str]]  # (folder in the artifact, folder in the repo)
+
+
+def _artifacts(
+    repo: Repo, ours: Callable[[str, str], str]
+) -> dict[tuple[str, str], list[tuple[str, Rules]]]:
+    """ExternalArtifacts an ArtifactGenerator makes from this repo: where each of their
+    folders comes from (``copy`` rules of whole folders, ``@source/dir/**``), by the file
+    of the generator (each cluster of a repo may have its own)."""
+    found: dict[tuple[str, str], list[tuple[str, Rules]]] = {}
+    for gen in repo.of_kind(GENERATOR_API, "ArtifactGenerator"):
+        aliases = {
+            str(s.get("alias")): s
+            for s in gen.spec.get("sources") or ()
+            if isinstance(s, dict)
+            and s.get("kind", "GitRepository") == "GitRepository"
+            and not ours(str(s.get("namespace") or gen.namespace), str(s.get("name")))
+        }
+        for artifact in gen.spec.get("artifacts") or ():
+            rules: Rules = []
+            for copy in mapping(artifact).get("copy") or ():
+                source, target = str(mapping(copy).get("from")), str(mapping(copy).get("to"))
+                alias, _, rest = source.removeprefix("@").partition("/")
+                if alias in aliases and rest.endswith("**") and target.startswith("@artifact/"):
+                    folder = normpath(".", rest.removesuffix("**").rstrip("/") or ".")
+                    rules.append((normpath(".", target.removeprefix("@artifact/") or "."), folder))
+            if rules:
+                key = (gen.namespace, str(mapping(artifact).get("name")))
+                found.setdefault(key, []).append((gen.file, rules))
+    return found
+
+
+def _nearest(candidates: list[tuple[str, Rules]], file: str) -> Rules:
+    """The rules of the generator whose file shares the longest folder path with ``file``."""
+
+    def shared(other: str) -> int:
+        a, b = other.split("/")[:-1], file.split("/")[:-1]
+        return next(
+            (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+        )
+
+    return max(candidates, key=lambda c: shared(c[0]))[1]
+
+
+def _in_artifact(rules: Rules, path: str) -> str | None:
+    """The repo folder behind ``path`` of an artifact (the most specific copy rule)."""
+    for inside, folder in sorted(rules, key=lambda r: -len(r[0])):
+        if inside == "." or path == inside or path.startswith(inside + "/"):
+            rest = path if inside == "." else path[len(inside) :].lstrip("/")
+            return normpath(folder, rest or ".")
+    return None
 
 
 def _entry(repo: Repo, obj: Object, path: str) -> EntryPoint:

@@ -15,7 +15,7 @@ from gitops_actions.yamlread import loader
 KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
 CHART_FILE = "Chart.yaml"
 MANIFEST = (".yaml", ".yml", ".json")
-_AGENT_NEEDLES = (b"toolkit.fluxcd.io", b"argoproj.io")
+_AGENT_NEEDLES = (b"fluxcd.io", b"argoproj.io")
 _VALUE_NEEDLES = (b"ConfigMap", b"Secret")
 
 

@@ -56,8 +56,9 @@ def validate(request: Request) -> Outcome:
     settings = engine.Settings(version, request.skip, custom)
     found = discover(request.paths)
     planned = entries.plan(request.paths, found, repo_url=request.repo_url, exclude=request.exclude)
-    sources = [
-        engine.Source(path, FILES_UNIT, json=path.endswith(".json")) for path in planned.files
+    sources = [  # plain files in one folder are one set (one app, applied together)
+        engine.Source(path, f"{FILES_UNIT} {os.path.dirname(path)}", json=path.endswith(".json"))
+        for path in planned.files
     ]
     findings: list[Finding] = []
     skipped: list[Skipped] = list(planned.skipped)

@@ -241,3 +241,39 @@ def test_components_adding_resources_build_in_process_as_kustomize_does(
         return json.dumps(value, sort_keys=True)
 
     assert sorted(map(key, done.resources)) == sorted(map(key, expected))
+
+
+def test_bootstrap_paths_and_artifact_generators_as_in_the_flux_example(tmp_path: Path) -> None:
+    """The current Flux example: gotk files written at bootstrap (placeholders in the
+    repo), and Kustomizations whose source is an ExternalArtifact that an
+    ArtifactGenerator copies from this repo."""
+    root = tmp_path / "repo"
+    shutil.copytree(MONOREPO, root)
+    for env in ("production", "staging"):
+        cluster = root / "clusters" / env
+        (cluster / "flux-system/gotk-sync.yaml").write_text("# written by flux bootstrap\n")
+        (cluster / "artifacts.yaml").write_text(
+            "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\n"
+            "metadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  sources:\n"
+            "    - alias: monorepo\n      kind: GitRepository\n      name: flux-system\n"
+            "  artifacts:\n    - name: apps\n      copy:\n"
+            '        - from: "@monorepo/apps/base/**"\n          to: "@artifact/base/"\n'
+            f'        - from: "@monorepo/apps/{env}/**"\n          to: "@artifact/{env}/"\n'
+        )
+        apps_yaml = cluster / "apps.yaml"
+        apps_yaml.write_text(
+            apps_yaml.read_text()
+            .replace(
+                "kind: GitRepository\n    name: flux-system",
+                "kind: ExternalArtifact\n    name: apps",
+            )
+            .replace(f"path: ./apps/{env}", f"path: ./{env}")
+        )
+    model = apps.read(root)
+    found = names(model)
+    for env in ("production", "staging"):
+        bootstrap = f"clusters/{env}/flux-system/gotk-sync.yaml#flux-system/flux-system"
+        assert found[bootstrap] == ("flux", f"clusters/{env}")
+        assert found[f"clusters/{env}/apps.yaml#flux-system/apps"] == ("flux", f"apps/{env}")
+        groups = {e.group for e in model.entries if e.name.startswith(f"clusters/{env}/")}
+        assert groups == {bootstrap}
