@@ -99,11 +99,11 @@ def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] 
     own = _generated(root, entry.path) if build.generated else _kustomization(folder)
     if build.generated or build.kustomize:
         doc = _merged(own, build.kustomize)
+    given = doc if doc is not None else own or None
     components = (doc or own).get("components")
-    if components:
-        doc = _inlined(root, entry.path, doc or own, components) or doc
+    inlined = _inlined(root, entry.path, doc or own, components) if components else None
     try:
-        resources = kustomize.build(folder, root, doc if doc is not None else own or None)
+        resources = kustomize.build(folder, root, inlined or given)
         return Rendered(
             entry, tuple(_resources(resources)), "", "in-process", folder=folder, kustomization=doc
         )
@@ -223,9 +223,10 @@ def _kustomization(folder: Path) -> dict[str, Any]:
 
 
 def _inlined(root: Path, path: str, doc: dict[str, Any], components: Any) -> dict[str, Any] | None:
-    """``doc`` with its components' resources listed as its own, when every component only
-    adds resource files (what kustomize does for such components), so the in-process
-    builder can take it; None when one does more."""
+    """``doc`` with its components built as its resources, when every component only adds
+    resources (kustomize adds them to the kustomization's own), so the in-process builder
+    can take it; None when one does more. For the in-process builder only: kustomize
+    itself refuses a Component among resources."""
     extra: list[str] = []
     for component in components if isinstance(components, list) else ():
         if not isinstance(component, str) or "://" in component:
@@ -234,11 +235,7 @@ def _inlined(root: Path, path: str, doc: dict[str, Any], components: Any) -> dic
         found = _kustomization(root / folder)
         if found.get("kind") != "Component" or set(found) - {"apiVersion", "kind", "resources"}:
             return None
-        for ref in found.get("resources") or ():
-            target = posixpath.normpath(posixpath.join(folder, str(ref)))
-            if not isinstance(ref, str) or not (root / target).is_file():
-                return None
-            extra.append(posixpath.relpath(target, path))
+        extra.append(posixpath.relpath(folder, path))
     inlined = {k: v for k, v in doc.items() if k != "components"}
     inlined["resources"] = [*(doc.get("resources") or []), *extra]
     return inlined
