@@ -110,11 +110,19 @@ def _kustomization(folder: Path) -> dict[str, Any] | None:
 
 
 def build(
-    folder: Path, root: Path, kustomization: dict[str, Any] | None = None
+    folder: Path,
+    root: Path,
+    kustomization: dict[str, Any] | None = None,
+    *,
+    restricted: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The resources ``kustomize build folder`` would output (in no particular order).
-    ``root`` bounds where files may be read from, as kustomize's load restrictor does;
-    ``kustomization`` stands for the folder's own (one an agent generates or extends)."""
+    ``root`` bounds where files may be read from; ``kustomization`` stands for the
+    folder's own (one an agent generates or extends). ``restricted`` (by default: when the
+    kustomization is the folder's own) refuses resource files outside ``folder``, as
+    kustomize's load restrictor does."""
+    if restricted is None:
+        restricted = kustomization is None
     doc = kustomization if kustomization is not None else _kustomization(folder)
     if doc is None:
         raise Unsupported(f"{folder}: no kustomization")
@@ -130,7 +138,7 @@ def build(
             raise Unsupported(f"{ref!r} is outside the tree")
         if target.is_dir():
             resources += build(target, root)
-        elif not target.is_relative_to(folder):  # kustomize's load restrictor refuses it
+        elif restricted and not target.is_relative_to(folder):  # kustomize refuses it
             raise Unsupported(f"{ref!r} is a file outside the kustomization's directory")
         elif target.is_file():
             loaded = read_values(target.read_bytes(), str(target), kustomize=True)

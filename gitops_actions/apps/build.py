@@ -103,7 +103,8 @@ def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] 
     components = (doc or own).get("components")
     inlined = _inlined(root, entry.path, doc or own, components) if components else None
     try:
-        resources = kustomize.build(folder, root, inlined or given)
+        restricted = doc is None and inlined is None  # the folder's own, as it is
+        resources = kustomize.build(folder, root, inlined or given, restricted=restricted)
         return Rendered(
             entry, tuple(_resources(resources)), "", "in-process", folder=folder, kustomization=doc
         )
