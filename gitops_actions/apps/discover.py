@@ -80,7 +80,7 @@ def discover(
     kustomize_covered &= set(repo.kustomizations)
     plain: list[str] = []
     for folder, names in sorted(repo.folders.items()):
-        if repo.in_chart(folder) or any(_inside(folder, c) for c in kustomize_covered):
+        if repo.in_chart(folder) or _under_any(folder, kustomize_covered):
             continue
         for name in sorted(names):
             path = name if folder == "." else f"{folder}/{name}"
@@ -104,7 +104,22 @@ def _all_inputs(entry: EntryPoint) -> Iterable[str]:
 
 
 def _covered(path: str, covered: set[str]) -> bool:
-    return path in covered or any(_inside(path, c) for c in covered if _is_folderish(c))
+    """``path`` is in ``covered``, or inside a folder in it (its ancestors are looked up:
+    linear in the path's depth, not in the size of ``covered``)."""
+    if path in covered or "." in covered:
+        return True
+    return any(a in covered and _is_folderish(a) for a in _ancestors(path))
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    while "/" in path:
+        path = path.rpartition("/")[0]
+        yield path
+
+
+def _under_any(path: str, folders: set[str]) -> bool:
+    """``_inside(path, f)`` for some ``f`` in ``folders``, by ancestor lookup."""
+    return path in folders or "." in folders or any(a in folders for a in _ancestors(path))
 
 
 def _is_folderish(path: str) -> bool:
