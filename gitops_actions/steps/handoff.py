@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from gitops_actions.agent import AGENTS, Settings, make_agent
@@ -89,7 +90,13 @@ def _settings(opts: Options) -> Settings:
 
 def _revision(opts: Options, ctx: Context) -> str:
     if opts.revision:
-        return opts.revision.strip()
+        revision = opts.revision.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{7,64}", revision):
+            raise UsageError(
+                f"--revision {opts.revision!r}: expected a commit SHA (7 to 64 hex digits)",
+                hint="a branch or tag name cannot prove which commit is live",
+            )
+        return revision
     landed = ctx.ci.earlier_output("revision")
     if landed:
         return landed

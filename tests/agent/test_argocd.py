@@ -280,3 +280,24 @@ def test_judge_multi_source_picks_the_config_repo_source() -> None:
     }
     assert judge(multi, NEW, repo="git@git.test:platform/config").phase == "live"
     assert judge(multi, OLD, repo="https://git.test/platform/config").phase == "pending"
+
+
+def test_without_wait_it_only_asks(
+    argocd: ArgoCDApi, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = argocd.add_app("shop")
+    argocd.push(NEW)
+    code, text, _ = handoff(argocd, token, "--app", "shop", "--no-wait", capsys=capsys)
+    assert code == 0, text
+    assert app.refreshes == 1 and app.live_at is None
+    assert "asked argocd to reconcile shop (not waiting)" in text
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.2.3", "abc12", "a1" * 40])
+def test_revision_must_be_a_commit(revision: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(
+        ["handoff", "--agent", "argocd", "--app", "a", "--revision", revision],
+        env={"ARGOCD_SERVER": "127.0.0.1:1", "ARGOCD_AUTH_TOKEN": "x" * 20},
+    )
+    assert code == 2
+    assert "expected a commit SHA" in capsys.readouterr().err
