@@ -148,7 +148,6 @@ class Flux:
     _watched: dict[tuple[str, str], Watched] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _received: bool = False
-    _deadline: Deadline | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], settings: Settings) -> Flux:
@@ -191,7 +190,6 @@ class Flux:
     # -- Agent ---------------------------------------------------------------------------
     def trigger(self, app: str, deadline: Deadline) -> None:
         ref = parse_app(app)
-        self._deadline = deadline
         self._cache(ref.kind, ref.namespace, deadline)
         if self.settings.receiver:
             with self._lock:

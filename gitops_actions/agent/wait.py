@@ -57,15 +57,20 @@ def wait(
             line = f"{state.app}: {state.phase}, {state.state} ({time.monotonic() - start:.1f}s)"
             log(line + (f": {state.message}" if state.message else ""))
 
+    troubles: dict[str, str] = {}
+
     def look(app: str) -> AppState:
         try:
-            return agent.observe(app, revision, deadline)
+            state = agent.observe(app, revision, deadline)
         except GitopsError as err:
             if not err.transient:
                 raise
-            before = states[app]  # keep the last state; say what went wrong once
-            log(f"{app}: {err.one_line()}; trying again")
-            return before
+            if troubles.get(app) != err.one_line():  # say what went wrong, once
+                troubles[app] = err.one_line()
+                log(f"{app}: {err.one_line()}; trying again")
+            return states[app]  # keep the last state
+        troubles.pop(app, None)
+        return state
 
     with ThreadPoolExecutor(max_workers=min(WORKERS, max(len(apps), 1))) as pool:
         if trigger:

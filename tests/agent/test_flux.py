@@ -159,11 +159,20 @@ def test_survives_dropped_watches_410_gone_5xx_and_429(
     kube.fail_next(503)  # the first GET
     kube.fail_next(429)  # then a PATCH or the list
 
+    def watching() -> int:
+        return sum(q.get("watch") == "true" for _, _, q in kube.requests("GET"))
+
+    def until(count: int) -> None:
+        ends = time.monotonic() + 20
+        while watching() < count and time.monotonic() < ends:
+            time.sleep(0.02)
+        time.sleep(0.05)  # let it stream a little
+
     def trouble() -> None:
-        time.sleep(0.4)
-        kube.drop_watches()
-        time.sleep(0.2)
-        kube.compact()  # the next resume is too old: 410, list again
+        until(1)
+        kube.drop_watches()  # resumed from the last version seen
+        until(2)
+        kube.compact()  # the next resume is too old: 410 Gone, list again
         kube.drop_watches()
 
     thread = threading.Thread(target=trouble)
