@@ -6,10 +6,11 @@ and it leaves Git and the cluster saying different things."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from gitops_actions.agent import AppState, Settings, make_agent
-from gitops_actions.agent.wait import wait
+from gitops_actions.agent import Agent, AppState, Settings, make_agent
+from gitops_actions.agent.wait import Outcome
 from gitops_actions.retry import Deadline
 from gitops_actions.step import Context
 from gitops_actions.steps.delivery import WriteOptions
@@ -45,9 +46,11 @@ def revert_and_wait(
     settings: Settings,
     revision: str,
     failed: AppState,
-    apps: tuple[str, ...],
     timeout: float,
+    wait_for: Callable[[Agent, str, Deadline], Outcome],
 ) -> Reverted:
+    """Revert ``revision``, then ``wait_for`` the revert with a fresh agent (a new request
+    token) and a fresh ``timeout``."""
     from gitops_actions.steps import rollback
 
     base = {f.name: getattr(write, f.name) for f in dataclasses.fields(WriteOptions)}
@@ -61,10 +64,7 @@ def revert_and_wait(
         where = result.outputs.get("pull-request-url", "")
         text = f"revert proposed in {where}; not waiting for it" if where else result.message
         return Reverted("", False, text, result.summary)
-    deadline = Deadline.after(timeout)
-    fresh = make_agent(agent, ctx.env, settings)  # a new request token for the revert
-    with ctx.ci.group(f"handoff of the revert {commit[:12]}"):
-        outcome = wait(fresh, apps, commit, deadline, log=ctx.ci.log)
+    outcome = wait_for(make_agent(agent, ctx.env, settings), commit, Deadline.after(timeout))
     if outcome.live:
         text = f"reverted by {commit[:12]}, live again after {outcome.seconds:.1f}s"
     else:

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from gitops_actions.agent import AGENTS, Settings, make_agent
+from gitops_actions.agent import AGENTS, Agent, Settings, make_agent
 from gitops_actions.agent.deploy import Recorder
 from gitops_actions.agent.report import outputs, summary
 from gitops_actions.agent.wait import Outcome, wait
@@ -134,14 +134,19 @@ def run(opts: Options, ctx: Context) -> StepResult:
         return StepResult(
             "unchanged", f"asked {opts.agent} to reconcile {', '.join(apps)} (not waiting)"
         )
-    recorder = _recorder(opts, ctx, revision)
-    if recorder is not None:
-        recorder.start(apps, agent.url)
-    with ctx.ci.group(f"handoff to {opts.agent}: {', '.join(apps)} at {revision[:12]}"):
-        outcome = wait(agent, apps, revision, deadline, log=ctx.ci.log)
-    if recorder is not None:
-        for line in recorder.finish(outcome):
+
+    def recorded(agent: Agent, revision: str, deadline: Deadline) -> Outcome:
+        """Wait for ``apps`` at ``revision``, with a deployment record if asked."""
+        recorder = _recorder(opts, ctx, revision)
+        if recorder is not None:
+            recorder.start(apps, agent.url)
+        with ctx.ci.group(f"handoff to {name}: {', '.join(apps)} at {revision[:12]}"):
+            outcome = wait(agent, apps, revision, deadline, log=ctx.ci.log)
+        for line in recorder.finish(outcome) if recorder is not None else ():
             ctx.ci.log(line)
+        return outcome
+
+    outcome = recorded(agent, revision, deadline)
     _annotate(outcome, ctx)
     result = outputs(outcome, revision)
     table = summary(name, outcome, revision)
@@ -159,8 +164,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
             settings=_settings(opts),
             revision=revision,
             failed=outcome.failed[0],
-            apps=apps,
             timeout=opts.timeout,
+            wait_for=recorded,
         )
         result["reverted-by"] = back.commit
         return StepResult("failed", f"{failure}; {back.message}", result, table + back.summary)

@@ -3,6 +3,7 @@ from the application model, and a failure is reverted through the safe writer.""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,6 +163,10 @@ def test_failure_is_reverted_handed_off_and_waited_for(
         "--rollback-on-failure",
         "--timeout",
         "30",
+        "--report",
+        "local",
+        "--forge-dir",
+        str(tmp_path / "forge"),
     )
     text = capsys.readouterr().out
     assert code == 1, text
@@ -175,5 +180,12 @@ def test_failure_is_reverted_handed_off_and_waited_for(
     assert f"This reverts commit {bad}." in message
     assert app.targets == [bad, revert] and app.live_at is not None  # the revert went live
     assert f"reverted by {revert[:12]}, live again" in text
+    records = [
+        json.loads((tmp_path / "forge" / "deployments" / f"{n}.json").read_text()) for n in (1, 2)
+    ]
+    assert [(r["sha"], [s["state"] for s in r["statuses"]]) for r in records] == [
+        (bad, ["in_progress", "failure"]),
+        (revert, ["in_progress", "success"]),
+    ]
     outputs = (tmp_path / "github_output").read_text()
     assert f"reverted-by={revert}\n" in outputs and "live=false\n" in outputs
