@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gitops_actions.errors import ExternalError, GitopsError, UsageError
+import yaml
+
+from gitops_actions.errors import ExternalError, GitopsError, InputError, UsageError
 from gitops_actions.forge import api_detail
 from gitops_actions.retry import Backoff, Deadline, DeadlineExceeded, attempts, call
 
@@ -50,7 +52,10 @@ def api_client(env: Mapping[str, str]) -> Any:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             return client.ApiClient(configuration)
-    except (ConfigException, OSError, ValueError, TypeError, KeyError) as err:
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else None
+        raise InputError(f"not a kubeconfig: {err.problem}", path=path, line=line) from None
+    except (ConfigException, yaml.YAMLError, OSError, ValueError, TypeError, KeyError) as err:
         raise UsageError(
             f"{path or 'in-cluster config'}: cannot use it: {api_detail(err)}"
         ) from None

@@ -292,3 +292,17 @@ def test_app_names() -> None:
     assert str(parse_app("hr/team/shop")) == "HelmRelease/team/shop"
     with pytest.raises(cli.UsageError):
         parse_app("nope/team/shop")
+
+
+def test_a_broken_kubeconfig_is_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "kubeconfig"
+    broken.write_text("apiVersion: v1\nclusters: [\n")
+    code = cli.main(
+        ["handoff", "--agent", "flux", "--app", "apps", "--revision", NEW],
+        env=base_env(KUBECONFIG=str(broken)),
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{broken}:3: not a kubeconfig" in err and "Traceback" not in err
