@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gitops_actions.errors import ExternalError
 from gitops_actions.proc import Completed, ProcessFailed, run
+from gitops_actions.retry import Deadline, DeadlineExceeded
 from gitops_actions.secrets import REDACTOR
 
 
@@ -74,11 +75,26 @@ _REJECTED = re.compile(
 )
 
 
+NETWORK_TIMEOUT = 300.0  # for one network call when no deadline is given
+LOW_SPEED_SECONDS = 30  # an HTTP transfer slower than 1 KB/s this long is abandoned by git
+
+
+def network_timeout(deadline: Deadline | None, what: str) -> float:
+    """How long one network call may take: what is left of ``deadline``."""
+    if deadline is None:
+        return NETWORK_TIMEOUT
+    if deadline.remaining() < 0.05:
+        raise DeadlineExceeded(f"{what}: the {deadline.seconds:g}s budget (--timeout) is spent")
+    return deadline.remaining()
+
+
 def git_env(
     base: Mapping[str, str], identity: Identity = BOT, auth: Auth | None = None
 ) -> dict[str, str]:
     env = {k: v for k, v in base.items() if not k.startswith("GIT_")}
     env |= {
+        "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+        "GIT_HTTP_LOW_SPEED_TIME": str(LOW_SPEED_SECONDS),
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_AUTHOR_NAME": identity.name,
@@ -102,14 +118,22 @@ class Repo:
         identity: Identity = BOT,
         auth: Auth | None = None,
         env: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.path = Path(path)
         self.identity = identity
         self.auth = auth
+        self.deadline = deadline  # bounds every network call (fetch, push, ls-remote)
         self._env = git_env(os.environ if env is None else env, identity, auth)
 
     def git(self, *args: str, timeout: float = 300, check: bool = True) -> Completed:
         return run(["git", *args], cwd=self.path, env=self._env, timeout=timeout, check=check)
+
+    def remote_git(self, *args: str, check: bool = True) -> Completed:
+        """A git command that talks to a remote: bounded by what is left of the deadline."""
+        return self.git(
+            *args, timeout=network_timeout(self.deadline, f"git {args[0]}"), check=check
+        )
 
     def head_sha(self, ref: str = "HEAD") -> str:
         return self.git("rev-parse", "--verify", f"{ref}^{{commit}}").stdout.strip()
@@ -135,7 +159,7 @@ class Repo:
         args = ["fetch", "--quiet", "--no-tags"]
         if depth:
             args.append(f"--depth={depth}")
-        self.git(*args, remote, ref)
+        self.remote_git(*args, remote, ref)
         return self.head_sha("FETCH_HEAD")
 
     def reset_hard(self, ref: str) -> None:
@@ -147,7 +171,7 @@ class Repo:
         if force_with_lease is not None:
             args.insert(1, f"--force-with-lease={force_with_lease}")
         try:
-            self.git(*args)
+            self.remote_git(*args)
         except ProcessFailed as err:
             if _REJECTED.search(err.stderr + err.stdout):
                 raise PushRejected(f"push to {remote} rejected: the branch moved on") from None
@@ -172,25 +196,31 @@ def clone(
     identity: Identity = BOT,
     auth: Auth | None = None,
     env: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
 ) -> Repo:
     """Clone ``url`` into ``dest`` (shallow when ``depth`` is set)."""
-    repo = Repo(Path(dest).parent, identity=identity, auth=auth, env=env)
+    repo = Repo(Path(dest).parent, identity=identity, auth=auth, env=env, deadline=deadline)
     args = ["clone", "--quiet", "--no-tags"]
     if depth:
         args.append(f"--depth={depth}")
     if branch:
         args += ["--branch", branch]
-    repo.git(*args, "--", url, str(dest))
-    return Repo(dest, identity=identity, auth=auth, env=env)
+    repo.remote_git(*args, "--", url, str(dest))
+    return Repo(dest, identity=identity, auth=auth, env=env, deadline=deadline)
 
 
 def remote_default_branch(
-    url: str, *, auth: Auth | None = None, env: Mapping[str, str] | None = None
+    url: str,
+    *,
+    auth: Auth | None = None,
+    env: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
 ) -> str:
     """The branch the remote's HEAD points at."""
     out = run(
         ["git", "ls-remote", "--symref", "--", url, "HEAD", "refs/heads/*"],
         env=git_env(os.environ if env is None else env, auth=auth),
+        timeout=network_timeout(deadline, "git ls-remote"),
     ).stdout
     match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD$", out, re.MULTILINE)
     heads = re.findall(r"^[0-9a-f]+\s+refs/heads/(\S+)$", out, re.MULTILINE)

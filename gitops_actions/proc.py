@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gitops_actions.errors import ExternalError
@@ -36,6 +39,23 @@ class ProcessFailed(ExternalError):
         self.stderr = stderr
 
 
+def _what(cmd: Sequence[str]) -> str:
+    """The program and, for git, its verb: ``git push``. The whole command line is for
+    ``--debug`` (the traceback), not for the one error line."""
+    words = [Path(cmd[0]).name] if cmd else ["?"]
+    if words[0] == "git":
+        words += [w for w in cmd[1:] if not w.startswith("-")][:1]
+    return " ".join(words)
+
+
+def _kill(proc: subprocess.Popen[Any]) -> None:
+    """Kill ``proc`` and everything it started (git's remote helpers, ssh)."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+
+
 def _spawn(
     cmd: Sequence[str],
     cwd: str | os.PathLike[str] | None,
@@ -44,22 +64,35 @@ def _spawn(
     input: str | bytes | None,
     text: bool,
 ) -> subprocess.CompletedProcess[Any]:
+    """Run ``cmd`` in its own process group, so that at the timeout the group is killed:
+    a grandchild holding the pipes (git-remote-https) cannot keep us waiting."""
     try:
-        return subprocess.run(
+        proc = subprocess.Popen(
             list(cmd),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            input=input,
-            capture_output=True,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=text,
-            timeout=timeout,
-            check=False,
-            stdin=None if input is not None else subprocess.DEVNULL,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s") from None
+        _kill(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=5)
+        raise ExternalError(
+            f"{_what(cmd)} did not finish within {timeout:.1f}s", hint="raise --timeout"
+        ) from None
+    except BaseException:  # interrupted: take the children along
+        _kill(proc)
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def run(

@@ -111,8 +111,12 @@ def _write_beside(path: Path, data: bytes) -> Path:
 
 
 @contextlib.contextmanager
-def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo | None, str]]:
-    """The working tree to edit, and the branch to push to (empty: no git)."""
+def checkout(
+    target: Target, env: Mapping[str, str], deadline: Deadline | None = None
+) -> Iterator[tuple[git.Repo | None, str]]:
+    """The working tree to edit, and the branch to push to (empty: no git). Network calls
+    end by ``deadline`` (default: ``target.timeout`` from now)."""
+    deadline = deadline or Deadline.after(target.timeout)
     if is_remote(target.repo):
         local = Path(target.repo)
         url = str(local.resolve()) if local.is_dir() else target.repo  # a bare repo by path
@@ -126,6 +130,7 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
                 identity=target.identity,
                 auth=target.auth,
                 env=env,
+                deadline=deadline,
             )
             yield repo, target.branch or _cloned_branch(repo, url)
         finally:
@@ -141,7 +146,7 @@ def checkout(target: Target, env: Mapping[str, str]) -> Iterator[tuple[git.Repo 
         raise UsageError(
             f"--repo {target.repo}: not a git checkout (use --no-commit to edit files only)"
         )
-    repo = git.Repo(path, identity=target.identity, auth=target.auth, env=env)
+    repo = git.Repo(path, identity=target.identity, auth=target.auth, env=env, deadline=deadline)
     lock = Path(path, repo.git("rev-parse", "--git-path", "index.lock").stdout.strip())
     if lock.exists():
         raise InputError(
@@ -176,7 +181,7 @@ def _cloned_branch(repo: git.Repo, url: str) -> str:
         repo.head_sha()
         return repo.current_branch()
     except ExternalError:
-        branch = git.remote_default_branch(url, auth=repo.auth)
+        branch = git.remote_default_branch(url, auth=repo.auth, deadline=repo.deadline)
         repo.git("checkout", "--quiet", "-B", branch, _fetch(repo, branch))
         return branch
 
@@ -215,7 +220,7 @@ def write(
             "--no-commit edits files in a local directory; --repo is a remote",
             hint="clone it first, or drop --no-commit",
         )
-    with checkout(target, env) as (repo, branch):
+    with checkout(target, env, deadline) as (repo, branch):
         root = repo.path if repo else Path(target.repo)
         if repo is None:
             plan = compute(root)
@@ -306,7 +311,7 @@ def _origin_of(target: Target, env: Mapping[str, str]) -> Target:
 
 
 def _remote_tip(repo: git.Repo, branch: str) -> str | None:
-    out = repo.git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.split()
+    out = repo.remote_git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.split()
     return out[0] if out else None
 
 
@@ -333,7 +338,7 @@ def write_pull_request(
     review.forge.check(review.project)  # everything that can fail later, before any push
     if not is_remote(target.repo):  # never commit on the user's own branch: use its origin
         target = _origin_of(target, env)
-    with checkout(target, env) as (repo, base):
+    with checkout(target, env, deadline) as (repo, base):
         if repo is None or not _has_remote(repo):
             raise UsageError("--pull-request needs a config repo with a remote")
         root, head = repo.path, review.branch(base)

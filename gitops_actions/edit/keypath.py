@@ -56,12 +56,22 @@ def parse_path(text: str) -> tuple[Part, ...]:
             )
         else:
             dq = match.group("dq")
-            key = dq.encode().decode("unicode_escape") if dq is not None else None
+            key = _unescape(text, dq) if dq is not None else None
             parts.append(key or match.group("sq") or match.group("bare").strip())
         expect_key = False
     if not parts or expect_key:
         raise UsageError(f"key path {text!r}: incomplete")
     return tuple(parts)
+
+
+def _unescape(text: str, quoted: str) -> str:
+    """A double-quoted key's escapes (``\\"``, ``\\n``, ``\\u00e9``) resolved."""
+    if "\\" not in quoted:
+        return quoted
+    try:
+        return quoted.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as err:
+        raise UsageError(f'key path {text!r}: bad escape in "{quoted}": {err.reason}') from None
 
 
 def resolve(node: yaml.Node, path: tuple[Part, ...]) -> yaml.Node | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,21 +123,35 @@ def inside(root: Path, rel: str) -> Path:
 
 
 def read(root: Path, rel: str) -> bytes:
-    full = inside(root, rel)
+    """A file named on the command line (``--set``): inside ``root``, regular, bounded."""
     try:
-        if full.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", path=rel)
-        return full.read_bytes()
+        return read_regular(inside(root, rel), rel)
     except FileNotFoundError:
         raise InputError("no such file", path=rel) from None
 
 
+def read_regular(path: str | os.PathLike[str], rel: str) -> bytes:
+    """The bytes of a regular file, at most ``MAX_FILE_BYTES``. Opened without blocking
+    and without following a symlink, then checked: a FIFO or device is never read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise InputError(f"cannot read it: {err.strerror or err}", path=rel) from None
+    with open(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError("not a regular file; refusing to read it", path=rel)
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", path=rel)
+        return f.read(MAX_FILE_BYTES + 1)
+
+
 def _read_scanned(root: Path, rel: str) -> bytes:
     """A file ``iter_files`` found (so no symlink on the way): read it, bounded."""
-    with open(os.path.join(root, rel), "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_FILE_BYTES:
-            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", path=rel)
-        return f.read()
+    return read_regular(os.path.join(root, rel), rel)
 
 
 def _merge(path: str, splices: list[Splice]) -> list[Splice]:

@@ -54,6 +54,7 @@ class Source:
         except LoadError as err:
             raise InputError(err.message, path=path, line=err.line, column=err.column) from None
         self.shared = _shared_nodes(self.docs)
+        self._parents: dict[int, yaml.MappingNode] | None = None  # built on the first edit
 
     def line_of(self, node: yaml.Node) -> int:
         return int(node.start_mark.line) + 1
@@ -73,6 +74,7 @@ class Source:
                 path=self.path,
                 line=line,
             )
+        self._refuse_duplicate_key(node, what)
         if id(node) in self.shared:
             raise InputError(
                 f"{what}: the value is an anchor or alias shared elsewhere; refusing to edit it",
@@ -93,6 +95,30 @@ class Source:
             )
         start, end = self.value_span(node)
         return Splice(start, end, render_scalar(node, value), line, what, node.value, value)
+
+    def _refuse_duplicate_key(self, node: yaml.Node, what: str) -> None:
+        """Editing one of two equal keys would leave a file the API server refuses (strict
+        decoding) and that tools read differently (first or last wins): refuse it."""
+        if self._parents is None:
+            self._parents = {}
+            for parent in _all_mappings(self.docs):
+                for _key, value in parent.value:
+                    self._parents[id(value)] = parent
+        mapping = self._parents.get(id(node))
+        if mapping is None:
+            return
+        key = next(k for k, v in mapping.value if v is node)
+        same = [
+            k for k, _ in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key.value
+        ]
+        if len(same) > 1:
+            lines = ", ".join(str(self.line_of(k)) for k in same)
+            raise InputError(
+                f"{what}: duplicate key {key.value!r} (lines {lines}); the API server refuses "
+                "it and tools disagree on which one counts",
+                path=self.path,
+                line=self.line_of(key),
+            )
 
     def apply(self, splices: list[Splice]) -> bytes:
         """The file's bytes with ``splices`` applied (they must not overlap)."""
@@ -140,6 +166,19 @@ def _shared_nodes(docs: list[yaml.Node]) -> set[int]:
         seen.add(id(node))
         stack.extend(children(node))
     return shared
+
+
+def _all_mappings(docs: list[yaml.Node]) -> Iterator[yaml.MappingNode]:
+    seen: set[int] = set()
+    stack = list(docs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            yield node
+        stack.extend(children(node))
 
 
 def children(node: yaml.Node) -> Iterator[yaml.Node]:

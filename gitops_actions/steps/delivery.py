@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,16 +90,27 @@ def source_trailers(opts: WriteOptions, env: Mapping[str, str]) -> list[str]:
     return [f"{key}: {value}" for key, value in values.items() if value]
 
 
-class _Fields(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        raise UsageError(f"--message: unknown placeholder {{{key}}}")
-
-
-def _format(template: str, fields: _Fields) -> str:
+def _format(template: str, fields: Mapping[str, str]) -> str:
+    """``template`` with each ``{name}`` replaced: only the documented names, no format
+    spec, conversion, attribute or index (``{names:>9}``, ``{names.x}`` are refused)."""
+    out: list[str] = []
     try:
-        return template.format_map(fields)
-    except (ValueError, IndexError, AttributeError, KeyError) as err:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as err:
         raise UsageError(f"--message {template!r}: {err}") from None
+    for literal, name, spec, conversion in parts:
+        out.append(literal)
+        if name is None:
+            continue
+        if name not in fields:
+            known = ", ".join(f"{{{k}}}" for k in fields)
+            raise UsageError(f"--message: unknown placeholder {{{name}}}", hint=f"use {known}")
+        if spec or conversion:
+            raise UsageError(
+                f"--message: {{{name}}} takes no format spec or conversion", hint=f"use {{{name}}}"
+            )
+        out.append(fields[name])
+    return "".join(out)
 
 
 def commit_message(
@@ -110,7 +122,7 @@ def commit_message(
     first_new = hits[0].new if hits else ImageRef("")
     names = sorted({h.new.short_name for h in hits}) or ["values"]
     versions = sorted({h.new.tag or (h.new.digest or "")[:19] for h in hits} - {""})
-    fields = _Fields(
+    fields = dict(
         names=", ".join(names),
         image=first_new.repository,
         old_tag=first_old.tag or "",
