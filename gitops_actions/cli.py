@@ -87,6 +87,7 @@ def _add_options(parser: argparse._ActionsContainer, cls: type[Any]) -> None:
         else:
             parser.add_argument(
                 flag_name(public(f)),
+                *(flag_name(alias) for alias in meta.aliases),
                 dest=f.name,
                 default=None,
                 action="append" if kind is tuple else "store",

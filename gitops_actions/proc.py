@@ -7,7 +7,8 @@ import os
 import shlex
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,60 @@ def run_binary(
         raise ProcessFailed(cmd, proc.returncode, "", proc.stderr.decode(errors="replace"))
     stdout: bytes = proc.stdout
     return stdout
+
+
+def stream(
+    cmd: Sequence[str],
+    on_line: Callable[[str], None],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 3600,
+    input: str | None = None,
+) -> int:
+    """Run ``cmd`` and hand each line of its output (stdout and stderr merged) to ``on_line``
+    as it comes; return the exit code. For long runs whose log must be seen live (builds).
+
+    Raises ``ExternalError`` when the program is missing or the timeout passes.
+    """
+    try:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+    except FileNotFoundError:
+        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer is not None:
+        timer.start()
+    try:
+        if input is not None and proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(input)
+            proc.stdin.close()
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            on_line(line.rstrip("\n"))
+        returncode = proc.wait()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if expired.is_set():
+        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s")
+    return returncode

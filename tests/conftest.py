@@ -6,7 +6,9 @@ With ``CI=true`` a component that cannot start fails the run instead of skipping
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -107,6 +109,86 @@ def docker_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerS
         yield sandbox
     finally:
         sandbox.stop()
+
+
+# -- image builders ---------------------------------------------------------------------------
+BASE_IMAGE = "localhost/busybox-base"  # FROM this: busybox-static, imported locally
+
+
+def _base_context(tmp: Path) -> Path:
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        need("busybox is not installed (apt-get install busybox-static)")
+    context = tmp / "busybox-base"
+    context.mkdir()
+    shutil.copy(busybox, context / "busybox")
+    (context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+    )
+    return context
+
+
+@pytest.fixture(scope="session")
+def docker_cli(
+    docker_sandbox: DockerSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Environment for the Debian ``docker`` CLI (BuildKit built in) against the sandbox's
+    engine, which holds the busybox base image."""
+    tmp = tmp_path_factory.mktemp("docker-cli")
+    if not Path("/usr/bin/docker").exists():
+        need("the docker CLI is not installed (apt-get install docker.io)")
+    (tmp / "bin").mkdir()
+    (tmp / "bin" / "docker").symlink_to("/usr/bin/docker")
+    env = {
+        "PATH": f"{tmp / 'bin'}:{os.environ.get('PATH', '')}",
+        "DOCKER_HOST": docker_sandbox.docker_host,
+        "DOCKER_BUILDKIT": "1",
+        "DOCKER_CONFIG": str(tmp / "config"),
+    }
+    proc = subprocess.run(
+        ["docker", "build", "--network=host", "-t", BASE_IMAGE, str(_base_context(tmp))],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        need(f"docker build of the busybox base failed: {proc.stderr[-800:]}")
+    return env
+
+
+@pytest.fixture(scope="session")
+def buildah_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A buildah storage directory (vfs) holding the busybox base image."""
+    if shutil.which("buildah") is None:
+        need("buildah is not installed (apt-get install buildah)")
+    tmp = tmp_path_factory.mktemp("buildah")
+    root = tmp / "root"
+    proc = subprocess.run(
+        [
+            "buildah",
+            "--storage-driver",
+            "vfs",
+            "--root",
+            str(root / "storage"),
+            "--runroot",
+            str(root / "run"),
+            "build",
+            "--isolation",
+            "chroot",
+            "--network",
+            "host",
+            "-t",
+            BASE_IMAGE,
+            str(_base_context(tmp)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        need(f"buildah build of the busybox base failed: {proc.stderr[-800:]}")
+    return str(root)
 
 
 # -- forge APIs on loopback ------------------------------------------------------------------

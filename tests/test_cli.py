@@ -171,10 +171,10 @@ def test_empty_variable_means_unset() -> None:
     opts = cli.resolve(
         STEPS["build"].options,
         ns,
-        {"GITOPS_IMAGE": "a.example/app", "GITOPS_PUSH": "", "GITOPS_TAG": ""},
+        {"GITOPS_IMAGE": "a.example/app", "GITOPS_PUSH": "", "GITOPS_TAGS": ""},
     )
     assert opts.push is True
-    assert opts.tag == ()
+    assert opts.tags == ()
 
 
 def test_registry_entries_match_their_steps() -> None:

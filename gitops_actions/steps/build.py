@@ -1,16 +1,20 @@
-"""build: build a container image, push it, and output its exact reference (tag and digest)."""
+"""build: build a container image, push every tag, and output the digest the registry serves."""
 
 from __future__ import annotations
 
-import random
-import time
+import contextlib
+import os
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from gitops_actions import imageref
-from gitops_actions.errors import ExternalError, InputError, UsageError
+from gitops_actions import builders, imageref, retry
+from gitops_actions.builders import BuildFailed, BuildSpec, Log, Secret, registry
+from gitops_actions.ci import Annotation
+from gitops_actions.errors import CheckFailed, ExternalError, InputError, UsageError
+from gitops_actions.secrets import REDACTOR
 from gitops_actions.step import Context, Step, StepResult, option
 
 
@@ -21,23 +25,57 @@ class Options:
     )
     context: str = option("build context directory", default=".", metavar="DIR")
     file: str | None = option("Dockerfile (default: Dockerfile in the context)", metavar="FILE")
-    tag: tuple[str, ...] = option(
-        "tag to apply, repeatable (default: the source commit's short SHA)", default=()
+    builder: str = option(
+        "auto: docker when an engine answers, else buildah",
+        default="auto",
+        choices=builders.BUILDERS,
     )
-    build_arg: tuple[str, ...] = option(
-        "build argument KEY=VALUE, repeatable", default=(), metavar="KEY=VALUE"
+    tags: tuple[str, ...] = option(
+        "tags or full references, repeatable; newline or comma lists too (metadata-action's "
+        "`tags` output) (default: the source commit's short SHA)",
+        default=(),
+        aliases=("tag",),
     )
-    label: tuple[str, ...] = option(
-        "image label KEY=VALUE, repeatable", default=(), metavar="KEY=VALUE"
+    build_args: tuple[str, ...] = option(
+        "build argument KEY=VALUE, repeatable",
+        default=(),
+        metavar="KEY=VALUE",
+        aliases=("build-arg",),
+    )
+    labels: tuple[str, ...] = option(
+        "image label KEY=VALUE, repeatable", default=(), metavar="KEY=VALUE", aliases=("label",)
+    )
+    secrets: tuple[str, ...] = option(
+        "build secret id=ID,src=FILE or id=ID,env=VARIABLE, repeatable; never in the image, "
+        "its history or the log",
+        default=(),
+        metavar="SPEC",
+        aliases=("secret",),
+    )
+    target: str | None = option("Dockerfile stage to build", metavar="STAGE")
+    platforms: tuple[str, ...] = option(
+        "target platform, repeatable or comma list; several make a multi-arch index",
+        default=(),
+        metavar="OS/ARCH",
+        aliases=("platform",),
+    )
+    cache_from: tuple[str, ...] = option(
+        "registry cache to reuse layers from (REPO or type=registry,ref=REPO)", default=()
+    )
+    cache_to: tuple[str, ...] = option(
+        "registry cache to export layers to (REPO or type=registry,ref=REPO)", default=()
     )
     push: bool = option("push the image to its registry", default=True)
     network: str = option("network mode for RUN instructions", default="host")
     docker_host: str | None = option("Docker engine address (default: DOCKER_HOST)", metavar="URL")
-    registry_username: str | None = option("registry user name", metavar="USER")
-    registry_password: str | None = option(
-        "registry password or token", secret=True, metavar="SECRET"
+    buildah_root: str | None = option(
+        "buildah storage directory (default: buildah's own)", metavar="DIR"
     )
-    retries: int = option("push attempts before giving up", default=3)
+    registry_user: str | None = option("registry user name", metavar="USER")
+    registry_password_stdin: bool = option(
+        "read the registry password or token from standard input", default=False
+    )
+    timeout: float = option("seconds to keep retrying a push that fails transiently", default=300)
 
 
 def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
@@ -48,6 +86,21 @@ def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
             raise UsageError(f"--{what} {item!r}: expected KEY=VALUE")
         pairs[key] = value
     return pairs
+
+
+def _split(items: tuple[str, ...]) -> list[str]:
+    """Values that may each be a newline or comma list, as metadata-action outputs them."""
+    return [
+        part.strip()
+        for item in items
+        for part in item.replace(",", "\n").splitlines()
+        if part.strip()
+    ]
+
+
+def _lines(items: tuple[str, ...]) -> list[str]:
+    """Values that may each be a newline list (build-push-action's cache inputs)."""
+    return [line.strip() for item in items for line in item.splitlines() if line.strip()]
 
 
 def source_labels(env: Mapping[str, str]) -> dict[str, str]:
@@ -73,108 +126,164 @@ def _default_tag(env: Mapping[str, str], context: Path) -> str:
     try:
         return Repo(context).head_sha()[:12]
     except ExternalError:
-        raise UsageError("no --tag given and the context is not a git checkout") from None
+        raise UsageError("no --tags given and the context is not a git checkout") from None
 
 
-def _client(docker_host: str | None, env: Mapping[str, str]) -> Any:
-    import docker
-
-    try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=600)
-        else:
-            client = docker.from_env(environment=dict(env), timeout=600)
-        client.ping()
-        return client
-    except Exception as err:
-        raise ExternalError(f"cannot reach the Docker engine: {err}") from None
+def _references(opts: Options, repo: imageref.ImageRef, ctx: Context, context: Path) -> list[str]:
+    refs = []
+    for item in _split(opts.tags) or [_default_tag(ctx.env, context)]:
+        ref = imageref.parse(item if ("/" in item or ":" in item) else f"{repo.repository}:{item}")
+        if not ref.tag or ref.digest:
+            raise UsageError(f"--tags {item!r}: give a tag or repository:tag")
+        if str(ref) not in refs:
+            refs.append(str(ref))
+    return refs
 
 
-def _push(client: Any, ref: imageref.ImageRef, auth: dict[str, str] | None, retries: int) -> str:
-    """Push one tag and return the digest the registry answered with."""
-    error = ""
-    for attempt in range(1, retries + 1):
-        stream: Iterator[dict[str, Any]] = client.images.push(
-            ref.repository, tag=ref.tag, stream=True, decode=True, auth_config=auth
+@contextlib.contextmanager
+def _secrets(specs: tuple[str, ...], env: Mapping[str, str]) -> Iterator[tuple[Secret, ...]]:
+    """Each ``--secrets`` value as a file only we can read; ``env=`` values are written to a
+    private temporary directory removed afterwards. Every value is masked in all output."""
+    with tempfile.TemporaryDirectory(prefix="gitops-secrets-") as tmp:
+        found: list[Secret] = []
+        for spec in specs:
+            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            sid, src, var = fields.get("id"), fields.get("src"), fields.get("env")
+            if not sid or bool(src) == bool(var) or set(fields) - {"id", "src", "env", "type"}:
+                raise UsageError(f"--secrets {spec!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+            if var is not None:
+                if var not in env:
+                    raise UsageError(f"--secrets {spec!r}: ${var} is not set")
+                path = Path(tmp) / f"secret-{len(found)}"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(env[var])
+                REDACTOR.learn(env[var])
+            else:
+                path = Path(str(src)).resolve()
+                if not path.is_file():
+                    raise InputError("no such secret file", path=str(src))
+                REDACTOR.learn(path.read_text(errors="replace"))
+            found.append(Secret(sid, path))
+        yield tuple(found)
+
+
+def _credentials(
+    opts: Options, repo: imageref.ImageRef, ctx: Context
+) -> registry.Credentials | None:
+    host = registry.registry_of(repo)
+    if opts.registry_password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not opts.registry_user or not password:
+            raise UsageError("--registry-password-stdin needs --registry-user and a password")
+        return registry.Credentials(host, opts.registry_user, password)
+    return registry.from_env(host, ctx.env)
+
+
+def _failure(how: str, failed: BuildFailed) -> StepResult:
+    tail = "\n".join(failed.tail)
+    message = f"{failed.message}; the last {len(failed.tail)} lines of the log:\n{tail}"
+    summary = f"### Image build failed\n\n{failed.message} ({how})\n\n```text\n{tail}\n```\n"
+    return StepResult("failed", message, {}, summary)
+
+
+def _push_all(
+    builder: builders.Builder, refs: list[str], auth: Path | None, opts: Options, ctx: Context
+) -> str:
+    """Push every tag, retrying transient failures until the deadline; one digest for all."""
+    deadline = retry.Deadline.after(opts.timeout)
+    log = Log(ctx.ci.log)
+    digests: dict[str, str] = {}
+
+    def note(attempt: int, pause: float, error: BaseException) -> None:
+        ctx.ci.log(f"{error}; attempt {attempt} in {pause:.1f}s")
+
+    with ctx.ci.group(f"push {', '.join(refs)}"):
+        for ref in refs:
+            digests[ref] = retry.call(
+                lambda ref=ref: builder.push(ref, auth, log),  # type: ignore[misc]
+                deadline,
+                what=f"push of {ref}",
+                on_retry=note,
+            )
+    if len(set(digests.values())) > 1:
+        raise CheckFailed(f"the tags were pushed with different digests: {digests}")
+    return next(iter(digests.values()))
+
+
+def _verify(
+    refs: list[str], digest: str, credentials: registry.Credentials | None, opts: Options
+) -> None:
+    """Ask the registry what each tag resolves to; it must be the digest pushed."""
+    deadline = retry.Deadline.after(opts.timeout)
+    for ref in refs:
+        parsed = imageref.parse(ref)
+        served = retry.call(
+            lambda parsed=parsed: registry.resolve(parsed, credentials),  # type: ignore[misc]
+            deadline,
+            what=f"digest of {ref}",
         )
-        digest, error = "", ""
-        for event in stream:
-            error = event.get("error", error)
-            digest = event.get("aux", {}).get("Digest", digest)
-        if digest and not error:
-            return str(digest)
-        if attempt < retries:
-            time.sleep(min(8.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
-    raise ExternalError(f"push of {ref} failed after {retries} attempts: {error or 'no digest'}")
+        if served != digest:
+            raise CheckFailed(f"the registry serves {ref} as {served}, not the pushed {digest}")
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
     repo = imageref.parse(opts.image)
     if repo.tag or repo.digest:
-        raise UsageError(f"--image {opts.image!r}: give the repository only, tags with --tag")
+        raise UsageError(f"--image {opts.image!r}: give the repository only, tags with --tags")
     context = Path(opts.context)
     if not context.is_dir():
         raise UsageError(f"--context {opts.context}: not a directory")
     dockerfile = Path(opts.file) if opts.file else context / "Dockerfile"
     if not dockerfile.is_file():
         raise InputError("no such Dockerfile", path=str(dockerfile))
-    tags = opts.tag or (_default_tag(ctx.env, context),)
-    for tag in tags:
-        imageref.parse(f"{repo.repository}:{tag}")
-    labels = source_labels(ctx.env) | _pairs(opts.label, "label")
-    build_args = _pairs(opts.build_arg, "build-arg")
-    auth = None
-    if opts.registry_username and opts.registry_password:
-        auth = {"username": opts.registry_username, "password": opts.registry_password}
-
-    import docker.errors
-
-    client = _client(opts.docker_host, ctx.env)
-    first = repo.with_(tag=tags[0])
-    with ctx.ci.group(f"docker build {first}"):
-        try:
-            image, logs = client.images.build(
-                path=str(context.resolve()),
-                dockerfile=str(dockerfile.resolve()),
-                tag=str(first),
-                buildargs=build_args,
-                labels=labels,
-                network_mode=opts.network,
-                rm=True,
-                forcerm=True,
-            )
-        except docker.errors.BuildError as err:
-            for entry in err.build_log:
-                if "stream" in entry:
-                    ctx.ci.out.write(entry["stream"])
-            return StepResult("failed", f"build of {first} failed: {err.msg}")
-        except docker.errors.APIError as err:
-            raise ExternalError(f"Docker engine error while building {first}: {err}") from None
-        for entry in logs:
-            if "stream" in entry:
-                ctx.ci.out.write(entry["stream"])
-        for tag in tags[1:]:
-            image.tag(repo.repository, tag=tag)
-
+    refs = _references(opts, repo, ctx, context)
+    labels = source_labels(ctx.env) | _pairs(opts.labels, "labels")
+    platforms = tuple(_split(opts.platforms))
+    credentials = _credentials(opts, repo, ctx) if opts.push else None
+    builder = builders.choose(
+        opts.builder, ctx.env, docker_host=opts.docker_host, buildah_root=opts.buildah_root
+    )
+    if builder.warning:
+        ctx.ci.annotate(Annotation("warning", builder.warning))
+    with _secrets(opts.secrets, ctx.env) as secrets:
+        spec = BuildSpec(
+            context=context.resolve(),
+            dockerfile=dockerfile.resolve(),
+            tags=tuple(refs),
+            labels=labels,
+            build_args=_pairs(opts.build_args, "build-args"),
+            secrets=secrets,
+            target=opts.target,
+            platforms=platforms,
+            cache_from=tuple(_lines(opts.cache_from)),
+            cache_to=tuple(_lines(opts.cache_to)),
+            network=opts.network,
+        )
+        with ctx.ci.group(f"{builder.how} {refs[0]}"):
+            try:
+                builder.build(spec, Log(ctx.ci.log))
+            except BuildFailed as failed:
+                return _failure(builder.how, failed)
     digest = ""
     if opts.push:
-        with ctx.ci.group(f"docker push {repo.repository}"):
-            for tag in tags:
-                digest = _push(client, repo.with_(tag=tag), auth, opts.retries)
-    pinned = repo.with_(tag=tags[0], digest=digest or None)
+        with registry.auth_file(credentials) as auth:
+            digest = _push_all(builder, refs, auth, opts, ctx)
+        _verify(refs, digest, credentials, opts)
+    first = imageref.parse(refs[0])
+    pinned = first.with_(tag=first.tag, digest=digest or None)
     outputs = {
         "image": repo.repository,
-        "tag": tags[0],
-        "tags": "\n".join(tags),
+        "tags": "\n".join(refs),
+        "labels": "\n".join(f"{k}={v}" for k, v in labels.items()),
         "digest": digest,
         "ref": str(pinned),
-        "image-id": str(image.id),
+        "platforms": ",".join(platforms),
+        "builder": builder.name,
     }
-    summary = (
-        f"### Image built\n\n| image | tag | digest |\n|---|---|---|\n"
-        f"| `{repo.repository}` | `{tags[0]}` | `{digest or 'not pushed'}` |\n"
-    )
-    verb = "built and pushed" if opts.push else "built"
+    rows = "".join(f"| `{ref}` | `{digest or 'not pushed'}` |\n" for ref in refs)
+    summary = f"### Image built with {builder.how}\n\n| reference | digest |\n|---|---|\n{rows}"
+    verb = "built, pushed and verified" if opts.push else "built"
     return StepResult("changed", f"{verb} {pinned}", outputs, summary)
 
 
@@ -182,18 +291,20 @@ STEP = Step(
     name="build",
     summary="Build a container image, push it, and output its tag and digest.",
     examples=(
-        "gitops-actions build --image ghcr.io/acme/shop --context . --tag 1.4.2",
-        "GITOPS_IMAGE=registry.example.com/shop GITOPS_TAG=1.4.2 gitops-actions build",
-        "gitops-actions build --image 127.0.0.1:5000/shop --tag dev --no-push",
+        "gitops-actions build --image ghcr.io/acme/shop --context . --tags 1.4.2",
+        "gitops-actions build --image registry.example.com/shop --builder buildah "
+        "--platform linux/amd64,linux/arm64 --secret id=npm,env=NPM_TOKEN",
+        "gitops-actions build --image 127.0.0.1:5000/shop --tags dev --no-push",
     ),
     options=Options,
     run=run,
     outputs=(
         ("image", "the image repository"),
-        ("tag", "the first tag"),
-        ("tags", "every tag, one per line"),
-        ("digest", "the manifest digest the registry answered with (empty with --no-push)"),
-        ("ref", "repository:tag@digest, the exact reference to deploy"),
-        ("image-id", "the local image ID"),
+        ("tags", "every reference pushed (repository:tag), one per line"),
+        ("labels", "the image's labels, KEY=VALUE one per line"),
+        ("digest", "the digest the registry serves for every tag (the index for multi-arch)"),
+        ("ref", "repository:tag@digest, the exact reference to deploy (bump --image)"),
+        ("platforms", "the platforms built, comma-separated (empty: the builder's own)"),
+        ("builder", "docker or buildah"),
     ),
 )

@@ -106,7 +106,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
                 build.Options(
                     image=f"{sandbox.registry}/{APP_IMAGE}",
                     context=str(work / "app"),
-                    tag=(opts.tag,),
+                    tags=(opts.tag,),
                     docker_host=sandbox.docker_host,
                 ),
                 ctx,

@@ -22,7 +22,7 @@ def test_demo_runs_the_pipeline(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     proc = run_cli("demo", "--workdir", str(work), "--tag", "9.9.9")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "build: built and pushed 127.0.0.1:" in proc.stdout
+    assert "build: built, pushed and verified 127.0.0.1:" in proc.stdout
     ref = next(line for line in proc.stdout.splitlines() if line.startswith("output image-ref="))
     assert ":9.9.9@sha256:" in ref
     config = git.Repo(work / "remotes" / "config.git")

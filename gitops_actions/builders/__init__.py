@@ -1,0 +1,121 @@
+"""Image builders behind one protocol: ``docker`` (BuildKit through the CLI) and ``buildah``.
+
+A builder turns a ``BuildSpec`` into a local image (or, for several platforms, a local image
+index) and pushes it tag by tag. The step decides what to build; the builder only knows
+how. ``choose`` picks one by name, ``auto`` meaning docker when an engine answers, else
+buildah.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gitops_actions.errors import UsageError
+
+LOG_TAIL = 50  # lines of the build log quoted when a build fails
+BUILDERS = ("auto", "docker", "buildah")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A build secret: ``id`` as the Dockerfile names it, its value in a file only we read."""
+
+    id: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: Path
+    dockerfile: Path
+    tags: tuple[str, ...]  # full references, repository:tag
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[Secret, ...] = ()
+    target: str | None = None
+    platforms: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    network: str = "host"
+
+    def flags(self, *, annotation_flag: str) -> list[str]:
+        """The flags both builders spell alike: labels, annotations, build args, secrets and
+        target (secrets by file: their values never reach a process's arguments)."""
+        flags = []
+        for flag, pairs in (
+            ("--label", self.labels),
+            (annotation_flag, self.annotations),
+            ("--build-arg", self.build_args),
+        ):
+            for key, value in pairs.items():
+                flags += [flag, f"{key}={value}"]
+        for secret in self.secrets:
+            flags += ["--secret", f"id={secret.id},src={secret.path}"]
+        return flags + (["--target", self.target] if self.target else [])
+
+
+def cache_ref(cache: str, builder: str) -> str:
+    """``type=registry,ref=REPO`` (build-push-action's form) or a plain ``REPO``."""
+    if "=" not in cache:
+        return cache
+    fields = dict(part.partition("=")[::2] for part in cache.split(","))
+    if fields.get("type", "registry") != "registry" or not fields.get("ref"):
+        raise UsageError(f"cache {cache!r}: {builder} takes a registry cache (type=registry,ref=)")
+    return fields["ref"]
+
+
+class BuildFailed(Exception):
+    """The build ran and failed (a RUN exited non-zero, a COPY source is missing)."""
+
+    def __init__(self, message: str, tail: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tail = tail
+
+
+class Log:
+    """The live build log: every line goes out at once; the last ``LOG_TAIL`` are kept."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self.tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+
+    def __call__(self, line: str) -> None:
+        self.tail.append(line)
+        self._write(line)
+
+    def failed(self, message: str) -> BuildFailed:
+        return BuildFailed(message, list(self.tail))
+
+
+class Builder(Protocol):
+    name: str  # docker or buildah
+    how: str  # what builds, for the log: "docker build (BuildKit)", "buildah build"
+    warning: str | None  # what the user should know about this choice
+
+    def build(self, spec: BuildSpec, log: Log) -> None:
+        """Build ``spec`` into local storage under every tag, or raise ``BuildFailed``."""
+
+    def push(self, ref: str, auth_file: Path | None, log: Log) -> str:
+        """Push one built tag once; return the digest the registry stored (the index digest
+        for several platforms). Raise ``ExternalError`` (transient or not) on failure."""
+        ...
+
+
+def choose(
+    name: str, env: Mapping[str, str], *, docker_host: str | None, buildah_root: str | None
+) -> Builder:
+    from gitops_actions.builders import buildah, docker
+
+    if name not in BUILDERS:
+        raise UsageError(f"--builder {name!r}: expected one of {', '.join(BUILDERS)}")
+    if name == "auto":
+        name = "docker" if docker.reachable(docker_host, env) else "buildah"
+    if name == "docker":
+        return docker.choose(docker_host, env)
+    return buildah.Buildah(env, root=buildah_root)
