@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_actions import builders, imageref, retry
-from gitops_actions.builders import BuildFailed, BuildSpec, Log, Secret, registry
+from gitops_actions.builders import BuildFailed, BuildSpec, Log, Secret, registry, tags
 from gitops_actions.ci import Annotation
-from gitops_actions.errors import CheckFailed, ExternalError, InputError, UsageError
+from gitops_actions.errors import CheckFailed, InputError, UsageError
 from gitops_actions.secrets import REDACTOR
 from gitops_actions.step import Context, Step, StepResult, option
 
@@ -31,10 +31,17 @@ class Options:
         choices=builders.BUILDERS,
     )
     tags: tuple[str, ...] = option(
-        "tags or full references, repeatable; newline or comma lists too (metadata-action's "
-        "`tags` output) (default: the source commit's short SHA)",
+        "tag rules as docker/metadata-action writes them (type=ref,event=branch, "
+        "type=semver,pattern={{version}}, type=sha, ...), plain tags, or references as its "
+        "`tags` output lists them; repeatable (default: type=schedule and type=ref for "
+        "branch, tag and pr events)",
         default=(),
         aliases=("tag",),
+    )
+    flavor: tuple[str, ...] = option(
+        "metadata-action's flavor: latest=auto|true|false, prefix=, suffix=; repeatable",
+        default=(),
+        metavar="KEY=VALUE",
     )
     build_args: tuple[str, ...] = option(
         "build argument KEY=VALUE, repeatable",
@@ -117,27 +124,34 @@ def source_labels(env: Mapping[str, str]) -> dict[str, str]:
     return labels
 
 
-def _default_tag(env: Mapping[str, str], context: Path) -> str:
-    sha = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA")
-    if sha:
-        return sha[:12]
-    from gitops_actions.git import Repo
-
-    try:
-        return Repo(context).head_sha()[:12]
-    except ExternalError:
-        raise UsageError("no --tags given and the context is not a git checkout") from None
-
-
 def _references(opts: Options, repo: imageref.ImageRef, ctx: Context, context: Path) -> list[str]:
-    refs = []
-    for item in _split(opts.tags) or [_default_tag(ctx.env, context)]:
-        ref = imageref.parse(item if ("/" in item or ":" in item) else f"{repo.repository}:{item}")
+    """Full references from ``--tags``: rules (``type=...``), plain tags, or references as
+    metadata-action outputs them; no ``--tags`` at all means metadata-action's default rules."""
+    rules, refs = [], []
+    for line in _lines(opts.tags):
+        if line.startswith("type="):
+            rules.append(line)
+            continue
+        for value in _split((line,)):
+            if "/" in value or ":" in value:
+                refs.append(value)
+            else:
+                rules.append(f"type=raw,value={value}")
+    if rules or not refs:
+        plain = rules and all(r.startswith("type=raw,value=") and "{{" not in r for r in rules)
+        src = tags.Source("branch") if plain else tags.source(ctx.env, context)
+        made = tags.render(tuple(rules), tuple(_lines(opts.flavor)), src)
+        if not made:
+            raise UsageError(f"no tag rule gives a tag for this {src.event} event: add --tags")
+        refs += [f"{repo.repository}:{tag}" for tag in made]
+    unique: list[str] = []
+    for item in refs:
+        ref = imageref.parse(item)
         if not ref.tag or ref.digest:
             raise UsageError(f"--tags {item!r}: give a tag or repository:tag")
-        if str(ref) not in refs:
-            refs.append(str(ref))
-    return refs
+        if str(ref) not in unique:
+            unique.append(str(ref))
+    return unique
 
 
 @contextlib.contextmanager

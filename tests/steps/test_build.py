@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gitops_actions.errors import UsageError
 from gitops_actions.sandbox import DockerSandbox
 
 from conftest import BASE_IMAGE
@@ -195,6 +196,8 @@ def test_from_scratch_labels_and_outputs(
             GITHUB_OUTPUT=str(output),
             GITHUB_SHA="0123456789abcdef0123",
             GITHUB_REPOSITORY="acme/shop",
+            GITHUB_REF="refs/tags/v1.2.3",
+            GITHUB_EVENT_NAME="push",
         )
         | docker_cli
     )
@@ -205,10 +208,10 @@ def test_from_scratch_labels_and_outputs(
         image,
         "--context",
         str(context),
+        "--tags",
+        "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
         "--tag",
-        "1.2.3",
-        "--tag",
-        "latest",
+        "type=sha",
         "--build-arg",
         "GREETING=hi",
         "--label",
@@ -223,7 +226,10 @@ def test_from_scratch_labels_and_outputs(
     assert served_digest(docker_sandbox.registry, "acme/shop", "latest") == digest
     text = output.read_text()
     assert f"digest={digest}\n" in text and "builder=docker\n" in text
-    assert re.search(rf"^tags<<(\w+)\n{image}:1.2.3\n{image}:latest\n\1$", text, re.M), text
+    listed = "\n".join(f"{image}:{t}" for t in ("1.2.3", "1.2", "sha-0123456", "latest"))
+    assert re.search(rf"^tags<<(\w+)\n{listed}\n\1$", text, re.M), text
+    for tag in ("1.2", "sha-0123456"):
+        assert served_digest(docker_sandbox.registry, "acme/shop", tag) == digest
     labels = image_config(docker_sandbox.registry, "acme/shop", "1.2.3")["config"]["Labels"]
     assert labels["greeting"] == "hi" and labels["team"] == "shop"
     assert labels["org.opencontainers.image.revision"] == "0123456789abcdef0123"
@@ -436,3 +442,51 @@ def test_registry_unreachable_exits_3(
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "push of 127.0.0.1:9/acme/x:1" in proc.stderr
+
+
+# -- tags as the step reads them -----------------------------------------------------------------
+def references(tmp_path: Path, *tags: str, env: dict[str, str] | None = None) -> list[str]:
+    from gitops_actions import imageref
+    from gitops_actions.ci import Dialect
+    from gitops_actions.step import Context
+    from gitops_actions.steps import build
+
+    env = (
+        env
+        if env is not None
+        else {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_SHA": "ab" * 20,
+        }
+    )
+    opts = build.Options(image="ghcr.io/acme/app", tags=tags)
+    ctx = Context(ci=Dialect(env, io.StringIO()), env=env)
+    return build._references(opts, imageref.parse(opts.image), ctx, tmp_path)
+
+
+def test_metadata_action_output_is_taken_as_is(tmp_path: Path) -> None:
+    output = "ghcr.io/acme/app:main\nghcr.io/acme/app:sha-abababa\ndocker.io/acme/app:main"
+    assert references(tmp_path, output) == output.splitlines()
+    assert references(tmp_path, "ghcr.io/acme/app:1.0,ghcr.io/acme/app:1") == [
+        "ghcr.io/acme/app:1.0",
+        "ghcr.io/acme/app:1",
+    ]
+
+
+def test_rules_plain_tags_and_defaults(tmp_path: Path) -> None:
+    assert references(tmp_path) == ["ghcr.io/acme/app:main"]  # metadata-action's defaults
+    assert references(tmp_path, "type=ref,event=branch\ntype=sha", "dev,edge") == [
+        "ghcr.io/acme/app:main",
+        "ghcr.io/acme/app:dev",
+        "ghcr.io/acme/app:edge",
+        "ghcr.io/acme/app:sha-abababa",
+    ]
+    with pytest.raises(UsageError, match="no tag rule gives a tag for this branch event"):
+        references(tmp_path, "type=ref,event=pr")
+
+
+def test_plain_tags_need_no_git(tmp_path: Path) -> None:
+    assert references(tmp_path, "1.0", env={}) == ["ghcr.io/acme/app:1.0"]
+    with pytest.raises(UsageError, match="not a git checkout"):
+        references(tmp_path, "type=sha", env={})
