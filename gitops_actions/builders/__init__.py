@@ -43,15 +43,14 @@ class BuildSpec:
     cache_to: tuple[str, ...] = ()
     network: str = "host"
 
-    def flags(self, *, annotation_flag: str) -> list[str]:
+    def flags(self, *, annotation_flag: str | None) -> list[str]:
         """The flags both builders spell alike: labels, annotations, build args, secrets and
         target (secrets by file: their values never reach a process's arguments)."""
-        flags = []
-        for flag, pairs in (
-            ("--label", self.labels),
-            (annotation_flag, self.annotations),
-            ("--build-arg", self.build_args),
-        ):
+        flags: list[str] = []
+        named = [("--label", self.labels), ("--build-arg", self.build_args)]
+        if annotation_flag:  # the docker engine's image store keeps no annotations
+            named.append((annotation_flag, self.annotations))
+        for flag, pairs in named:
             for key, value in pairs.items():
                 flags += [flag, f"{key}={value}"]
         for secret in self.secrets:

@@ -79,7 +79,7 @@ class DockerCli:
         cmd += ["--progress=plain", f"--network={spec.network}", "--file", str(spec.dockerfile)]
         for tag in spec.tags:
             cmd += ["--tag", tag]
-        cmd += spec.flags(annotation_flag="--label")  # the engine's store keeps no annotations
+        cmd += spec.flags(annotation_flag=None)
         if len(spec.platforms) > 1:
             raise UsageError(
                 "several --platform need --builder buildah (the docker engine's image store "
@@ -143,7 +143,7 @@ class Legacy:
                 dockerfile=str(spec.dockerfile.resolve()),
                 tag=spec.tags[0],
                 buildargs=dict(spec.build_args),
-                labels={**spec.labels, **spec.annotations},
+                labels=dict(spec.labels),
                 target=spec.target,
                 platform=spec.platforms[0] if spec.platforms else None,
                 cache_from=[cache_ref(c, self.how) for c in spec.cache_from] or None,

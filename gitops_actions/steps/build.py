@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_actions import builders, imageref, retry
-from gitops_actions.builders import BuildFailed, BuildSpec, Log, Secret, registry, tags
+from gitops_actions.builders import BuildFailed, BuildSpec, Log, Secret, labels, registry, tags
 from gitops_actions.ci import Annotation
 from gitops_actions.errors import CheckFailed, InputError, UsageError
 from gitops_actions.secrets import REDACTOR
@@ -50,7 +50,17 @@ class Options:
         aliases=("build-arg",),
     )
     labels: tuple[str, ...] = option(
-        "image label KEY=VALUE, repeatable", default=(), metavar="KEY=VALUE", aliases=("label",)
+        "image label KEY=VALUE, repeatable; on top of the org.opencontainers.image.* labels "
+        "filled from the CI context and the repo (an empty VALUE removes one)",
+        default=(),
+        metavar="KEY=VALUE",
+        aliases=("label",),
+    )
+    annotations: tuple[str, ...] = option(
+        "manifest annotation KEY=VALUE, repeatable (buildah; default: the OCI labels)",
+        default=(),
+        metavar="KEY=VALUE",
+        aliases=("annotation",),
     )
     secrets: tuple[str, ...] = option(
         "build secret id=ID,src=FILE or id=ID,env=VARIABLE, repeatable; never in the image, "
@@ -108,20 +118,6 @@ def _split(items: tuple[str, ...]) -> list[str]:
 def _lines(items: tuple[str, ...]) -> list[str]:
     """Values that may each be a newline list (build-push-action's cache inputs)."""
     return [line.strip() for item in items for line in item.splitlines() if line.strip()]
-
-
-def source_labels(env: Mapping[str, str]) -> dict[str, str]:
-    """OCI labels linking the image back to the commit and pipeline that built it."""
-    labels = {}
-    if env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        labels["org.opencontainers.image.source"] = f"{server}/{env['GITHUB_REPOSITORY']}"
-    elif env.get("CI_PROJECT_URL"):
-        labels["org.opencontainers.image.source"] = env["CI_PROJECT_URL"]
-    revision = env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA")
-    if revision:
-        labels["org.opencontainers.image.revision"] = revision
-    return labels
 
 
 def _references(opts: Options, repo: imageref.ImageRef, ctx: Context, context: Path) -> list[str]:
@@ -252,7 +248,9 @@ def run(opts: Options, ctx: Context) -> StepResult:
     if not dockerfile.is_file():
         raise InputError("no such Dockerfile", path=str(dockerfile))
     refs = _references(opts, repo, ctx, context)
-    labels = source_labels(ctx.env) | _pairs(opts.labels, "labels")
+    oci = labels.oci(ctx.env, context, version=imageref.parse(refs[0]).tag or "")
+    image_labels = labels.merged(oci, _pairs(opts.labels, "labels"))
+    annotations = labels.merged(oci, _pairs(opts.annotations, "annotations"))
     platforms = tuple(_split(opts.platforms))
     credentials = _credentials(opts, repo, ctx) if opts.push else None
     builder = builders.choose(
@@ -265,7 +263,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
             context=context.resolve(),
             dockerfile=dockerfile.resolve(),
             tags=tuple(refs),
-            labels=labels,
+            labels=image_labels,
+            annotations=annotations,
             build_args=_pairs(opts.build_args, "build-args"),
             secrets=secrets,
             target=opts.target,
@@ -289,7 +288,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
     outputs = {
         "image": repo.repository,
         "tags": "\n".join(refs),
-        "labels": "\n".join(f"{k}={v}" for k, v in labels.items()),
+        "labels": "\n".join(f"{k}={v}" for k, v in image_labels.items()),
         "digest": digest,
         "ref": str(pinned),
         "platforms": ",".join(platforms),

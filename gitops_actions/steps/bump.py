@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,11 @@ class Options(WriteOptions):
         "replace a semver range (chart version, OCIRepository semver) with the exact version",
         default=False,
     )
+    verify_image: bool = option(
+        "before writing, ask each --image's registry (HTTP API v2) that its tag serves its "
+        "digest; refuse (exit 1) when it does not",
+        default=False,
+    )
 
 
 def request_of(opts: Options) -> Request:
@@ -76,8 +81,33 @@ def planner(request: Request, *, allow_no_match: bool, where: str) -> Callable[[
     return compute
 
 
+def verify(images: tuple[imageref.ImageRef, ...], env: Mapping[str, str]) -> None:
+    """Each tag@digest must be what its registry serves, so no config pins an image the
+    registry does not serve."""
+    from gitops_actions import retry
+    from gitops_actions.builders import registry
+
+    deadline = retry.Deadline.after(60)
+    for ref in images:
+        if not (ref.tag and ref.digest):
+            raise UsageError(f"--verify-image needs tag and digest: {ref}")
+        credentials = registry.from_env(registry.registry_of(ref), env)
+        served = retry.call(
+            lambda ref=ref, c=credentials: registry.resolve(ref, c),  # type: ignore[misc]
+            deadline,
+            what=f"digest of {ref.repository}:{ref.tag}",
+        )
+        if served != ref.digest:
+            raise CheckFailed(
+                f"the registry serves {ref.repository}:{ref.tag} as {served}, not {ref.digest}",
+                hint="bump the digest the registry serves, or push the image again",
+            )
+
+
 def run(opts: Options, ctx: Context) -> StepResult:
     request = request_of(opts)
+    if opts.verify_image:
+        verify(request.images, ctx.env)
     names = [r.short_name for r in request.images] + [n.split(":")[-1] for n in request.setters]
     compute = planner(request, allow_no_match=opts.allow_no_match, where=opts.repo)
     review = "-".join(dict.fromkeys(names)) or "values"

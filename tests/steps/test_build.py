@@ -116,7 +116,16 @@ def test_cache_and_secret_mounts(
     rounds = [f"round-{secrets.token_hex(4)}" for _ in range(2)]
     for round_ in rounds:
         output = tmp_path / f"output-{round_}"
-        env = base_env(GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(output), BUILD_TOKEN=SECRET) | extra
+        env = (
+            base_env(
+                GITHUB_ACTIONS="true",
+                GITHUB_OUTPUT=str(output),
+                BUILD_TOKEN=SECRET,
+                GITHUB_REPOSITORY="acme/mounts",
+                GITHUB_SHA="0123456789abcdef0123",
+            )
+            | extra
+        )
         proc = run_cli(
             "build",
             *options,
@@ -149,6 +158,18 @@ def test_cache_and_secret_mounts(
     assert not any(SECRET.encode() in content for content in files.values())
     config = image_config(registry, repository, rounds[1])
     assert SECRET not in json.dumps(config)  # history, environment, labels
+    oci = "org.opencontainers.image."
+    expected = {
+        oci + "title": "mounts",
+        oci + "source": "https://github.com/acme/mounts",
+        oci + "revision": "0123456789abcdef0123",
+        oci + "version": rounds[1],
+    }
+    assert expected.items() <= config["config"]["Labels"].items()
+    assert re.match(r"\d{4}-\d\d-\d\dT", config["config"]["Labels"][oci + "created"])
+    if name == "buildah":  # the manifest carries them as annotations too
+        annotations = manifest(registry, repository, rounds[1])["annotations"]
+        assert expected.items() <= annotations.items()
 
 
 def test_failing_run_exits_1_with_the_last_lines(
@@ -490,3 +511,74 @@ def test_plain_tags_need_no_git(tmp_path: Path) -> None:
     assert references(tmp_path, "1.0", env={}) == ["ghcr.io/acme/app:1.0"]
     with pytest.raises(UsageError, match="not a git checkout"):
         references(tmp_path, "type=sha", env={})
+
+
+def test_bump_verify_image_against_the_registry(
+    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    """bump --verify-image writes only a reference the registry serves."""
+    context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "v\n"})
+    image = f"{docker_sandbox.registry}/acme/verified"
+    built = run_cli(
+        "build",
+        "--builder",
+        "docker",
+        "--docker-host",
+        docker_sandbox.docker_host,
+        "--image",
+        image,
+        "--context",
+        str(context),
+        "--tags",
+        "2.0",
+        env=base_env() | docker_cli,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    digest = served_digest(docker_sandbox.registry, "acme/verified", "2.0")
+    config = tmp_path / "config"
+    config.mkdir()
+    deployment = "spec:\n  containers:\n    - name: app\n      image: {}\n"
+    (config / "deploy.yaml").write_text(deployment.format(f"{image}:1.0"))
+    wrong = "sha256:" + "0" * 64
+    refused = run_cli(
+        "bump",
+        "--repo",
+        str(config),
+        "--no-commit",
+        "--verify-image",
+        "--image",
+        f"{image}:2.0@{wrong}",
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"serves {image}:2.0 as {digest}, not {wrong}" in refused.stderr
+    assert (config / "deploy.yaml").read_text() == deployment.format(f"{image}:1.0")
+    bumped = run_cli(
+        "bump",
+        "--repo",
+        str(config),
+        "--no-commit",
+        "--verify-image",
+        "--image",
+        f"{image}:2.0@{digest}",
+    )
+    assert bumped.returncode == 0, bumped.stdout + bumped.stderr
+    assert (config / "deploy.yaml").read_text() == deployment.format(f"{image}:2.0@{digest}")
+
+
+def test_legacy_builder_is_the_last_resort_with_a_warning(
+    docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    """No docker CLI at all: the engine's legacy builder, saying what it cannot do."""
+    context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "old\n"})
+    env = base_env() | {"PATH": str(tmp_path / "empty-bin")}
+    args = ["build", "--builder", "docker", "--docker-host", docker_sandbox.docker_host]
+    args += ["--image", f"{docker_sandbox.registry}/acme/legacy", "--context", str(context)]
+    proc = run_cli(*args, "--tags", "1", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "warning: no docker CLI with BuildKit" in proc.stdout
+    assert "cannot do RUN --mount (cache, secret), --secret" in proc.stdout
+    assert layer_files(docker_sandbox.registry, "acme/legacy", "1") == {"hello.txt": b"old\n"}
+    (tmp_path / "s").write_text("x")
+    refused = run_cli(*args, "--tags", "2", "--secret", f"id=s,src={tmp_path / 's'}", env=env)
+    assert refused.returncode == 2
+    assert "the legacy builder cannot do" in refused.stderr
