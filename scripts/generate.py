@@ -35,7 +35,7 @@ PYTHON_VERSION = "3.12"  # what setup-python installs when the runner's python3 
 
 # Repeatable options take plural input names (tags, labels, build-args); verbs and
 # adjectives stay as they are.
-NOT_PLURAL = frozenset({"set", "skip", "redact", "protected", "cache-from", "cache-to"})
+NOT_PLURAL = frozenset({"set", "skip", "redact", "protected", "cache-from", "cache-to", "flavor"})
 
 TOKEN_INPUT = "github-token"
 TOKEN_HELP = "token for the GitHub API (pull requests, comments)"
