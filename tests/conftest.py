@@ -22,7 +22,7 @@ from gitops_actions.sandbox import DockerSandbox, GitHttpServer, Unavailable
 from gitops_actions.secrets import REDACTOR
 
 from fakes.github_api import GitHubApi
-from support import GITHUB_PROJECT, NetworkBlocked, need
+from support import BASE_IMAGE, GITHUB_PROJECT, NetworkBlocked, need
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +112,6 @@ def docker_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerS
 
 
 # -- image builders ---------------------------------------------------------------------------
-BASE_IMAGE = "localhost/busybox-base"  # FROM this: busybox-static, imported locally
 
 
 def _base_context(tmp: Path) -> Path:

@@ -15,6 +15,7 @@ from typing import NoReturn
 import pytest
 
 IN_CI = os.environ.get("CI") == "true"
+BASE_IMAGE = "localhost/busybox-base"  # busybox-static as a base image, built locally
 
 
 GITHUB_PROJECT = "acme/config"  # the config repo the loopback GitHub API serves

@@ -9,12 +9,16 @@ buildah.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Mapping
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gitops_actions.errors import UsageError
+from gitops_actions.errors import InputError, UsageError
+from gitops_actions.secrets import REDACTOR
 
 LOG_TAIL = 50  # lines of the build log quoted when a build fails
 BUILDERS = ("auto", "docker", "buildah")
@@ -66,6 +70,34 @@ def cache_ref(cache: str, builder: str) -> str:
     if fields.get("type", "registry") != "registry" or not fields.get("ref"):
         raise UsageError(f"cache {cache!r}: {builder} takes a registry cache (type=registry,ref=)")
     return fields["ref"]
+
+
+@contextlib.contextmanager
+def secret_files(specs: tuple[str, ...], env: Mapping[str, str]) -> Iterator[tuple[Secret, ...]]:
+    """Each ``--secret`` value as a file only we can read; ``env=`` values are written to a
+    private temporary directory removed afterwards. Every value is masked in all output."""
+    with tempfile.TemporaryDirectory(prefix="gitops-secrets-") as tmp:
+        found: list[Secret] = []
+        for spec in specs:
+            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            sid, src, var = fields.get("id"), fields.get("src"), fields.get("env")
+            if not sid or bool(src) == bool(var) or set(fields) - {"id", "src", "env", "type"}:
+                raise UsageError(f"--secret {spec!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+            if var is not None:
+                if var not in env:
+                    raise UsageError(f"--secret {spec!r}: ${var} is not set")
+                path = Path(tmp) / f"secret-{len(found)}"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(env[var])
+                REDACTOR.learn(env[var])
+            else:
+                path = Path(str(src)).resolve()
+                if not path.is_file():
+                    raise InputError("no such secret file", path=str(src))
+                REDACTOR.learn(path.read_text(errors="replace"))
+            found.append(Secret(sid, path))
+        yield tuple(found)
 
 
 class BuildFailed(Exception):

@@ -97,6 +97,7 @@ def push_error(ref: str, output: str) -> ExternalError:
     """The error for a failed push, transient only when trying again may help."""
     lines = [line for line in output.strip().splitlines() if line.strip()]
     last = lines[-1].strip() if lines else "no output"
+    output = "\n".join(lines[-8:])  # the error, not the progress lines before it
     if _DENIED.search(output):
         return ExternalError(
             f"push of {ref} refused: {last}",

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_actions import builders, imageref, retry
-from gitops_actions.builders import BuildFailed, BuildSpec, Log, Secret, labels, registry, tags
+from gitops_actions.builders import (
+    BuildFailed,
+    BuildSpec,
+    Log,
+    labels,
+    publish,
+    registry,
+    tags,
+)
 from gitops_actions.ci import Annotation
-from gitops_actions.errors import CheckFailed, InputError, UsageError
-from gitops_actions.secrets import REDACTOR
+from gitops_actions.errors import InputError, UsageError
 from gitops_actions.step import Context, Step, StepResult, option
 
 
@@ -150,34 +153,6 @@ def _references(opts: Options, repo: imageref.ImageRef, ctx: Context, context: P
     return unique
 
 
-@contextlib.contextmanager
-def _secrets(specs: tuple[str, ...], env: Mapping[str, str]) -> Iterator[tuple[Secret, ...]]:
-    """Each ``--secrets`` value as a file only we can read; ``env=`` values are written to a
-    private temporary directory removed afterwards. Every value is masked in all output."""
-    with tempfile.TemporaryDirectory(prefix="gitops-secrets-") as tmp:
-        found: list[Secret] = []
-        for spec in specs:
-            fields = dict(part.partition("=")[::2] for part in spec.split(","))
-            sid, src, var = fields.get("id"), fields.get("src"), fields.get("env")
-            if not sid or bool(src) == bool(var) or set(fields) - {"id", "src", "env", "type"}:
-                raise UsageError(f"--secrets {spec!r}: expected id=ID,src=FILE or id=ID,env=VAR")
-            if var is not None:
-                if var not in env:
-                    raise UsageError(f"--secrets {spec!r}: ${var} is not set")
-                path = Path(tmp) / f"secret-{len(found)}"
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(env[var])
-                REDACTOR.learn(env[var])
-            else:
-                path = Path(str(src)).resolve()
-                if not path.is_file():
-                    raise InputError("no such secret file", path=str(src))
-                REDACTOR.learn(path.read_text(errors="replace"))
-            found.append(Secret(sid, path))
-        yield tuple(found)
-
-
 def _credentials(
     opts: Options, repo: imageref.ImageRef, ctx: Context
 ) -> registry.Credentials | None:
@@ -195,46 +170,6 @@ def _failure(how: str, failed: BuildFailed) -> StepResult:
     message = f"{failed.message}; the last {len(failed.tail)} lines of the log:\n{tail}"
     summary = f"### Image build failed\n\n{failed.message} ({how})\n\n```text\n{tail}\n```\n"
     return StepResult("failed", message, {}, summary)
-
-
-def _push_all(
-    builder: builders.Builder, refs: list[str], auth: Path | None, opts: Options, ctx: Context
-) -> str:
-    """Push every tag, retrying transient failures until the deadline; one digest for all."""
-    deadline = retry.Deadline.after(opts.timeout)
-    log = Log(ctx.ci.log)
-    digests: dict[str, str] = {}
-
-    def note(attempt: int, pause: float, error: BaseException) -> None:
-        ctx.ci.log(f"{error}; attempt {attempt} in {pause:.1f}s")
-
-    with ctx.ci.group(f"push {', '.join(refs)}"):
-        for ref in refs:
-            digests[ref] = retry.call(
-                lambda ref=ref: builder.push(ref, auth, log),  # type: ignore[misc]
-                deadline,
-                what=f"push of {ref}",
-                on_retry=note,
-            )
-    if len(set(digests.values())) > 1:
-        raise CheckFailed(f"the tags were pushed with different digests: {digests}")
-    return next(iter(digests.values()))
-
-
-def _verify(
-    refs: list[str], digest: str, credentials: registry.Credentials | None, opts: Options
-) -> None:
-    """Ask the registry what each tag resolves to; it must be the digest pushed."""
-    deadline = retry.Deadline.after(opts.timeout)
-    for ref in refs:
-        parsed = imageref.parse(ref)
-        served = retry.call(
-            lambda parsed=parsed: registry.resolve(parsed, credentials),  # type: ignore[misc]
-            deadline,
-            what=f"digest of {ref}",
-        )
-        if served != digest:
-            raise CheckFailed(f"the registry serves {ref} as {served}, not the pushed {digest}")
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
@@ -258,7 +193,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
     )
     if builder.warning:
         ctx.ci.annotate(Annotation("warning", builder.warning))
-    with _secrets(opts.secrets, ctx.env) as secrets:
+    with builders.secret_files(opts.secrets, ctx.env) as secrets:
         spec = BuildSpec(
             context=context.resolve(),
             dockerfile=dockerfile.resolve(),
@@ -280,9 +215,11 @@ def run(opts: Options, ctx: Context) -> StepResult:
                 return _failure(builder.how, failed)
     digest = ""
     if opts.push:
-        with registry.auth_file(credentials) as auth:
-            digest = _push_all(builder, refs, auth, opts, ctx)
-        _verify(refs, digest, credentials, opts)
+        deadline = retry.Deadline.after(opts.timeout)
+        with registry.auth_file(credentials) as auth, ctx.ci.group(f"push {', '.join(refs)}"):
+            digest = publish.push_all(builder, refs, auth, deadline, Log(ctx.ci.log), ctx.ci.log)
+        for ref in refs:
+            publish.verify(imageref.parse(ref), digest, credentials, deadline)
     first = imageref.parse(refs[0])
     pinned = first.with_(tag=first.tag, digest=digest or None)
     outputs = {

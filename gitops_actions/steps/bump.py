@@ -82,26 +82,17 @@ def planner(request: Request, *, allow_no_match: bool, where: str) -> Callable[[
 
 
 def verify(images: tuple[imageref.ImageRef, ...], env: Mapping[str, str]) -> None:
-    """Each tag@digest must be what its registry serves, so no config pins an image the
+    """Each tag@digest must be what its registry serves: no config pins an image the
     registry does not serve."""
     from gitops_actions import retry
-    from gitops_actions.builders import registry
+    from gitops_actions.builders import publish, registry
 
     deadline = retry.Deadline.after(60)
     for ref in images:
         if not (ref.tag and ref.digest):
             raise UsageError(f"--verify-image needs tag and digest: {ref}")
         credentials = registry.from_env(registry.registry_of(ref), env)
-        served = retry.call(
-            lambda ref=ref, c=credentials: registry.resolve(ref, c),  # type: ignore[misc]
-            deadline,
-            what=f"digest of {ref.repository}:{ref.tag}",
-        )
-        if served != ref.digest:
-            raise CheckFailed(
-                f"the registry serves {ref.repository}:{ref.tag} as {served}, not {ref.digest}",
-                hint="bump the digest the registry serves, or push the image again",
-            )
+        publish.verify(ref, ref.digest, credentials, deadline)
 
 
 def run(opts: Options, ctx: Context) -> StepResult:

@@ -19,9 +19,8 @@ import pytest
 from gitops_actions.errors import UsageError
 from gitops_actions.sandbox import DockerSandbox
 
-from conftest import BASE_IMAGE
 from fakes.registry_proxy import RegistryProxy
-from support import base_env, run_cli
+from support import BASE_IMAGE, base_env, run_cli
 
 pytestmark = pytest.mark.component
 
