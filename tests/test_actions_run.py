@@ -189,6 +189,7 @@ def test_build_action_pushes_and_outputs_the_digest(
         ROOT / "build",
         {"image": image, "tags": "1.2.3\nlatest", "docker-host": docker_sandbox.docker_host},
     )
-    assert use.outputs["tag"] == "1.2.3" and use.outputs["tags"] == "1.2.3\nlatest"
+    assert use.outputs["tags"] == f"{image}:1.2.3\n{image}:latest"
+    assert use.outputs["builder"] == "docker"
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", use.outputs["digest"])
     assert use.outputs["ref"] == f"{image}:1.2.3@{use.outputs['digest']}"
