@@ -193,7 +193,14 @@ class ArgoCD:
         except requests.RequestException as err:
             raise ExternalError(f"argocd: {what}: {api_detail(err)}") from None
         if reply.status_code < 300:
-            return reply.json() if reply.content else {}
+            try:
+                return reply.json() if reply.content else {}
+            except ValueError:
+                raise ExternalError(
+                    f"argocd: {what}: the answer is not JSON",
+                    transient=False,
+                    hint="ARGOCD_SERVER must be the Argo CD API server",
+                ) from None
         try:
             body = reply.json()
             detail = body.get("message") or body.get("error") or reply.text

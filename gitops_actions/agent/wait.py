@@ -43,10 +43,9 @@ def wait(
     deadline: Deadline,
     *,
     log: Callable[[str], None],
-    trigger: bool = True,
-    fail_fast: bool = True,
 ) -> Outcome:
-    """Trigger ``apps`` and wait until each is live at ``revision``, or one fails."""
+    """Trigger ``apps`` and wait until each is live at ``revision``, or one fails (then
+    the others are not waited for). The agent is closed on the way out."""
     start = time.monotonic()
     states = {app: AppState(app, "pending", "not seen yet", url=agent.url(app)) for app in apps}
 
@@ -72,21 +71,21 @@ def wait(
         troubles.pop(app, None)
         return state
 
+    timed_out = False
     with ThreadPoolExecutor(max_workers=min(WORKERS, max(len(apps), 1))) as pool:
-        if trigger:
-            list(pool.map(lambda app: agent.trigger(app, deadline), apps))
-        pending = list(apps)
-        backoff = Backoff(POLL.base, POLL.cap)
         try:
+            list(pool.map(lambda app: agent.trigger(app, deadline), apps))
+            pending = list(apps)
+            backoff = Backoff(POLL.base, POLL.cap)
             for _ in attempts(deadline, what="handoff", backoff=backoff):
                 for state in pool.map(look, pending):
                     note(state)
                 pending = [app for app in pending if states[app].phase == "pending"]
-                if not pending or (fail_fast and any(s.phase == "failed" for s in states.values())):
+                if not pending or any(s.phase == "failed" for s in states.values()):
                     break
                 backoff.collisions = min(backoff.collisions, 4)  # poll, do not drift away
         except DeadlineExceeded:
-            return Outcome(tuple(states[a] for a in apps), True, time.monotonic() - start)
+            timed_out = True
         finally:
             agent.close()
-    return Outcome(tuple(states[a] for a in apps), False, time.monotonic() - start)
+    return Outcome(tuple(states[a] for a in apps), timed_out, time.monotonic() - start)
