@@ -18,7 +18,7 @@ from gitops_actions.errors import GitopsError
 from gitops_actions.retry import Backoff, Deadline, DeadlineExceeded, attempts
 
 WORKERS = 16
-POLL = Backoff(base=0.05, cap=0.5)  # the template: each wait gets its own copy
+POLL = Backoff(base=0.05, cap=0.3)  # the template: each wait gets its own copy
 
 
 @dataclass(frozen=True)

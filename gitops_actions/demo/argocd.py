@@ -126,6 +126,7 @@ class StandInArgoCD(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: StandInArgoCD
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API server does
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
