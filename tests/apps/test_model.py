@@ -277,3 +277,30 @@ def test_bootstrap_paths_and_artifact_generators_as_in_the_flux_example(tmp_path
         assert found[f"clusters/{env}/apps.yaml#flux-system/apps"] == ("flux", f"apps/{env}")
         groups = {e.group for e in model.entries if e.name.startswith(f"clusters/{env}/")}
         assert groups == {bootstrap}
+
+
+def test_applicationset_list_and_git_file_generators(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(ARGOCD, root)
+    (root / "argocd/appset.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: envs\n"
+        "spec:\n  goTemplate: true\n  generators:\n    - list:\n        elements:\n"
+        "          - env: dev\n          - env: prod\n"
+        "    - git:\n        repoURL: https://github.com/example/argo-config.git\n"
+        "        files:\n          - path: config/*/app.json\n"
+        "  template:\n    metadata:\n      name: 'guestbook-{{.env}}'\n    spec:\n"
+        "      source:\n        repoURL: https://github.com/example/argo-config.git\n"
+        "        path: apps/guestbook\n        kustomize:\n          namePrefix: '{{.env}}-'\n"
+        "      destination:\n        namespace: '{{.env}}'\n"
+    )
+    (root / "config/qa").mkdir(parents=True)
+    (root / "config/qa/app.json").write_text('{"env": "qa"}')
+    model = apps.read(root, repo_url="https://github.com/example/argo-config")
+    made = {e.name: e for e in model.entries if e.name.startswith("argocd/appset.yaml#")}
+    assert sorted(made) == [f"argocd/appset.yaml#guestbook-{env}" for env in ("dev", "prod", "qa")]
+    qa = made["argocd/appset.yaml#guestbook-qa"]
+    assert qa.build.default_namespace == "qa"
+    assert qa.build.kustomize == {"namePrefix": "qa-"}
+    assert apps.affected(root, ["apps/guestbook/deployment.yaml"]) and all(
+        e.group == "bootstrap/root.yaml#argocd/root" for e in made.values()
+    )
