@@ -1,17 +1,29 @@
-"""The service put together: state, workers and the HTTP server, until SIGTERM.
+"""The service put together: the intake process and the worker process, until SIGTERM.
 
-On SIGTERM (or SIGINT) the service stops claiming work, answers ``/readyz`` with 503 and
-keeps taking webhooks (they are stored, so nothing sent meanwhile is lost), waits for the
-runs in flight up to the drain timeout, then exits. Runs cut off by the timeout keep their
-lease until it expires (Redis) or the next start puts them back in line (SQLite).
+Two processes, so that runs (rendering is Python work and spawns many programs) never hold
+up the answer to a webhook: the intake process serves HTTP and stores jobs; the worker
+process, forked at start and niced, claims and runs them. It dies with the intake process
+(``PR_SET_PDEATHSIG``), so a ``kill -9`` of the service leaves no run behind. Both share the
+state (SQLite file or Redis), a doorbell rung when a job is queued, and the run metrics.
+
+On SIGTERM (or SIGINT) the intake stops the worker process from claiming, answers
+``/readyz`` with 503 and keeps taking webhooks (they are stored, so nothing sent meanwhile is
+lost); the worker process waits for the runs in flight up to the drain timeout, then both
+exit. Runs cut off keep their lease until it expires (Redis) or the next start puts them
+back in line (SQLite).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import multiprocessing
+import os
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -19,7 +31,11 @@ from gitops_actions.serve.intake import Intake, Service, make_app
 from gitops_actions.serve.run import RunConfig, Runner
 from gitops_actions.serve.store import SqliteStore, Store
 from gitops_actions.serve.telemetry import Log, Metrics, capture_logging
-from gitops_actions.serve.worker import Workers, owner_id
+from gitops_actions.serve.worker import Bell, Workers, owner_id
+
+WORKER_NICE = 10  # the worker process (and what it spawns) yields the CPU to the intake
+PR_SET_PDEATHSIG = 1
+_FORK = multiprocessing.get_context("fork")
 
 
 @dataclass(frozen=True)
@@ -34,20 +50,92 @@ class Settings:
     drain_timeout: float
 
 
-def open_store(queue: str, state: Path, owner: str) -> Store:
+def open_store(queue: str, state: Path, owner: str, *, recover: bool = True) -> Store:
     if queue.startswith(("redis://", "rediss://", "unix://")):
         from gitops_actions.serve.redis_store import RedisStore
 
         redis_store: Store = RedisStore(queue, owner)
         return redis_store
-    return SqliteStore(state / "serve.db", owner)
+    return SqliteStore(state / "serve.db", owner, recover=recover)
 
 
-async def serve(settings: Settings, log: Log) -> int:
+def main(settings: Settings, log: Log) -> int:
     """Serve until SIGTERM; the number of runs the drain timeout cut off."""
     owner = owner_id()
-    store = open_store(settings.queue, settings.run.state, owner)
+    open_store(settings.queue, settings.run.state, owner).close()  # puts orphaned runs back
     metrics = Metrics()
+    bell = _FORK.Event()
+    cut_off = _FORK.RawValue("i", 0)
+    worker = _FORK.Process(
+        target=_work,
+        args=(settings, log, metrics, bell, cut_off, os.getpid()),
+        name="serve-worker",
+    )
+    worker.start()
+    try:
+        store = open_store(settings.queue, settings.run.state, owner, recover=False)
+        asyncio.run(_serve(settings, log, store, metrics, bell, worker))
+    finally:
+        if worker.is_alive():
+            worker.terminate()  # SIGTERM: it drains
+        worker.join(settings.drain_timeout + 10)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    left = int(cut_off.value)
+    log("stopped", cut_off=left, worker_exit=worker.exitcode)
+    return left
+
+
+async def _serve(
+    settings: Settings,
+    log: Log,
+    store: Store,
+    metrics: Metrics,
+    bell: Bell,
+    worker: multiprocessing.process.BaseProcess,
+) -> None:
+    capture_logging(log)
+    service = Service(
+        settings.intake, store, metrics, log, bell.set, lambda: int(metrics.running.value)
+    )
+    service.alive = worker.is_alive
+    web_runner = web.AppRunner(make_app(service), handle_signals=False, access_log=None)
+    await web_runner.setup()
+    site = web.TCPSite(web_runner, settings.host, settings.port, backlog=1024)
+    await site.start()
+    address = web_runner.addresses[0]
+    log("listening", host=address[0], port=address[1], forge=settings.intake.forge,
+        queue="redis" if settings.queue != "sqlite" else "sqlite")  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    watch: asyncio.Future[None] = loop.run_in_executor(None, worker.join)  # its end stops us
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([stopped, watch], return_when=asyncio.FIRST_COMPLETED)
+    service.draining = True
+    if worker.is_alive():
+        log("draining", running=int(metrics.running.value), timeout=settings.drain_timeout)
+        worker.terminate()
+        await asyncio.wait([watch], timeout=settings.drain_timeout + 10)
+    else:
+        log("worker process ended", level="error", exit=worker.exitcode)
+    await web_runner.cleanup()
+    store.close()
+
+
+def _work(
+    settings: Settings, log: Log, metrics: Metrics, bell: Bell, cut_off: Any, parent: int
+) -> None:
+    """The worker process: claim and run jobs until SIGTERM, then drain."""
+    _die_with_parent(parent)
+    os.nice(WORKER_NICE)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the intake process decides
+    owner = owner_id()
+    store = open_store(settings.queue, settings.run.state, owner, recover=False)
     runner = Runner(settings.run, store, log)
     capture_logging(log)
     workers = Workers(
@@ -58,26 +146,23 @@ async def serve(settings: Settings, log: Log) -> int:
         log=log,
         metrics=metrics,
         owner=owner,
+        bell=bell,
     )
-    service = Service(settings.intake, store, metrics, log, workers.wake, workers.running)
-    web_runner = web.AppRunner(make_app(service), handle_signals=False, access_log=None)
-    await web_runner.setup()
-    site = web.TCPSite(web_runner, settings.host, settings.port, backlog=1024)
-    await site.start()
-    address = web_runner.addresses[0]
-    log("listening", host=address[0], port=address[1], forge=settings.intake.forge,
-        queue="redis" if settings.queue != "sqlite" else "sqlite", owner=owner)  # fmt: skip
     workers.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    service.draining = True
-    log("draining", running=workers.running(), timeout=settings.drain_timeout)
-    left = await loop.run_in_executor(None, workers.drain, settings.drain_timeout)
-    await web_runner.cleanup()
-    log("stopped", cut_off=left)
+    stop.wait()
+    left = workers.drain(settings.drain_timeout)
+    cut_off.value = left
     if not left:
         store.close()
-    return left
+    os._exit(0)  # threads cut off by the drain timeout die with the process
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the intake process dies (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)

@@ -48,6 +48,7 @@ class Service:
     wake: Callable[[], None]
     running: Callable[[], int]
     draining: bool = False
+    alive: Callable[[], bool] = lambda: True  # whether the worker process still runs
 
 
 SERVICE = web.AppKey("service", Service)
@@ -128,6 +129,8 @@ async def hook(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    if not request.app[SERVICE].alive():
+        return web.Response(status=503, text="the worker process has ended\n")
     return web.Response(text="ok\n")
 
 
@@ -145,9 +148,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     loop = asyncio.get_running_loop()
-    text = await loop.run_in_executor(
-        None, service.metrics.text, service.store.depth, service.running()
-    )
+    text = await loop.run_in_executor(None, service.metrics.text, service.store.depth)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 

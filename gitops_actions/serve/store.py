@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 class SqliteStore:
     """All state in one SQLite file, written through before a delivery is answered."""
 
-    def __init__(self, path: str | Path, owner: str) -> None:
+    def __init__(self, path: str | Path, owner: str, *, recover: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -98,7 +98,8 @@ class SqliteStore:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as err:
             raise ExternalError(f"serve state {self.path}: {err}") from err
-        self._recover(owner)
+        if recover:
+            self._recover(owner)
 
     def _recover(self, owner: str) -> None:
         """Runs that a previous process held when it stopped go back in line."""

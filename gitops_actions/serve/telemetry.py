@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import sys
 import threading
 import time
@@ -55,60 +56,76 @@ def capture_logging(log: Log, level: int = logging.INFO) -> None:
             logger.propagate = True
 
 
+OUTCOMES = ("success", "failure", "superseded", "stale", "lost", "retry", "error")
+_FORK = multiprocessing.get_context("fork")
+
+
 class Metrics:
-    """Counters and one histogram, written out in the Prometheus text format."""
+    """Counters and one histogram, written out in the Prometheus text format.
+
+    Run figures live in shared memory: the worker process counts, the intake process
+    (which serves ``/metrics``) reads. Deliveries are counted where they arrive."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.deliveries = Counter[str]()
-        self.runs = Counter[str]()
-        self.buckets = [0] * len(DURATION_BUCKETS)
-        self.duration_sum = 0.0
-        self.duration_count = 0
+        self._shared = _FORK.Lock()
+        self._runs = _FORK.RawArray("q", len(OUTCOMES))
+        self._buckets = _FORK.RawArray("q", len(DURATION_BUCKETS) + 1)  # the last: +Inf
+        self._duration = _FORK.RawArray("d", 1)
+        self.running = _FORK.RawValue("i", 0)
 
     def delivery(self, verdict: str) -> None:
         with self._lock:
             self.deliveries[verdict] += 1
 
-    def run(self, outcome: str, seconds: float) -> None:
-        with self._lock:
-            self.runs[outcome] += 1
-            self.duration_sum += seconds
-            self.duration_count += 1
-            for index, bound in enumerate(DURATION_BUCKETS):
-                if seconds <= bound:
-                    self.buckets[index] += 1
+    def busy(self, change: int) -> None:
+        with self._shared:
+            self.running.value += change
 
-    def text(self, depth: Callable[[], int], running: int) -> str:
+    def run(self, outcome: str, seconds: float) -> None:
+        index = OUTCOMES.index(outcome) if outcome in OUTCOMES else OUTCOMES.index("error")
+        with self._shared:
+            self._runs[index] += 1
+            self._duration[0] += seconds
+            for bucket, bound in enumerate((*DURATION_BUCKETS, float("inf"))):
+                if seconds <= bound:
+                    self._buckets[bucket] += 1
+
+    def text(self, depth: Callable[[], int]) -> str:
         queued = depth()
+        with self._shared:
+            runs = list(self._runs)
+            buckets = list(self._buckets)
+            duration = self._duration[0]
+            running = self.running.value
         with self._lock:
-            lines = [
-                "# HELP gitops_serve_queue_depth Jobs waiting to run.",
-                "# TYPE gitops_serve_queue_depth gauge",
-                f"gitops_serve_queue_depth {queued}",
-                "# HELP gitops_serve_runs_in_progress Runs this replica is doing now.",
-                "# TYPE gitops_serve_runs_in_progress gauge",
-                f"gitops_serve_runs_in_progress {running}",
-                "# HELP gitops_serve_deliveries_total Webhook deliveries by verdict.",
-                "# TYPE gitops_serve_deliveries_total counter",
-                *(
-                    f'gitops_serve_deliveries_total{{verdict="{v}"}} {n}'
-                    for v, n in sorted(self.deliveries.items())
-                ),
-                "# HELP gitops_serve_runs_total Finished runs by outcome.",
-                "# TYPE gitops_serve_runs_total counter",
-                *(
-                    f'gitops_serve_runs_total{{outcome="{o}"}} {n}'
-                    for o, n in sorted(self.runs.items())
-                ),
-                "# HELP gitops_serve_run_duration_seconds How long runs take.",
-                "# TYPE gitops_serve_run_duration_seconds histogram",
-                *(
-                    f'gitops_serve_run_duration_seconds_bucket{{le="{bound:g}"}} {n}'
-                    for bound, n in zip(DURATION_BUCKETS, self.buckets, strict=True)
-                ),
-                f'gitops_serve_run_duration_seconds_bucket{{le="+Inf"}} {self.duration_count}',
-                f"gitops_serve_run_duration_seconds_sum {self.duration_sum:.6f}",
-                f"gitops_serve_run_duration_seconds_count {self.duration_count}",
-            ]
+            deliveries = sorted(self.deliveries.items())
+        bounds = [f"{bound:g}" for bound in DURATION_BUCKETS] + ["+Inf"]
+        lines = [
+            "# HELP gitops_serve_queue_depth Jobs waiting to run.",
+            "# TYPE gitops_serve_queue_depth gauge",
+            f"gitops_serve_queue_depth {queued}",
+            "# HELP gitops_serve_runs_in_progress Runs going on now.",
+            "# TYPE gitops_serve_runs_in_progress gauge",
+            f"gitops_serve_runs_in_progress {running}",
+            "# HELP gitops_serve_deliveries_total Webhook deliveries by verdict.",
+            "# TYPE gitops_serve_deliveries_total counter",
+            *(f'gitops_serve_deliveries_total{{verdict="{v}"}} {n}' for v, n in deliveries),
+            "# HELP gitops_serve_runs_total Finished runs by outcome.",
+            "# TYPE gitops_serve_runs_total counter",
+            *(
+                f'gitops_serve_runs_total{{outcome="{o}"}} {n}'
+                for o, n in zip(OUTCOMES, runs, strict=True)
+                if n
+            ),
+            "# HELP gitops_serve_run_duration_seconds How long runs take.",
+            "# TYPE gitops_serve_run_duration_seconds histogram",
+            *(
+                f'gitops_serve_run_duration_seconds_bucket{{le="{le}"}} {n}'
+                for le, n in zip(bounds, buckets, strict=True)
+            ),
+            f"gitops_serve_run_duration_seconds_sum {duration:.6f}",
+            f"gitops_serve_run_duration_seconds_count {buckets[-1]}",
+        ]
         return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gitops_actions.errors import GitopsError
 from gitops_actions.retry import Deadline
@@ -23,6 +23,16 @@ from gitops_actions.serve.store import Claim, Store
 from gitops_actions.serve.telemetry import Log, Metrics
 
 IDLE_POLL = 0.25  # seconds between looks at the queue when no doorbell rang
+
+
+class Bell(Protocol):
+    """Rung when a job is queued (a ``threading`` or ``multiprocessing`` Event)."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -46,10 +56,11 @@ class Workers:
         log: Log,
         metrics: Metrics,
         owner: str,
+        bell: Bell | None = None,
     ) -> None:
         self.store, self._run, self.count, self.ttl = store, run, count, ttl
         self.log, self.metrics, self.owner = log, metrics, owner
-        self._bell = threading.Event()
+        self._bell: Bell = bell or threading.Event()
         self._stop = threading.Event()
         self._active: dict[str, Claim] = {}
         self._lock = threading.Lock()
@@ -98,6 +109,7 @@ class Workers:
         fields = _fields(claim)
         with self._lock:
             self._active[claim.token] = claim
+        self.metrics.busy(+1)
         started = time.monotonic()
         self.log("run started", **fields)
         try:
@@ -108,6 +120,7 @@ class Workers:
         finally:
             with self._lock:
                 self._active.pop(claim.token, None)
+            self.metrics.busy(-1)
         seconds = time.monotonic() - started
         try:
             kept = not claim.lost.is_set() and self.store.finish(claim, result.retry_in)

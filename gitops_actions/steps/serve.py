@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,7 +94,7 @@ def _listen(text: str) -> tuple[str, int]:
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
-    from gitops_actions.serve.app import Settings, serve
+    from gitops_actions.serve.app import Settings, main
     from gitops_actions.serve.intake import Intake
     from gitops_actions.serve.run import RunConfig
     from gitops_actions.serve.telemetry import Log
@@ -128,7 +127,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
         lease_ttl=opts.lease_ttl,
         drain_timeout=opts.drain_timeout,
     )
-    left = asyncio.run(serve(settings, Log()))
+    left = main(settings, Log())
     message = f"stopped; {left} run(s) cut off by the drain timeout" if left else "stopped"
     return StepResult("unchanged", message)
 

@@ -29,6 +29,19 @@ def one_pull(api: GitHubApi, repo: ConfigRepo) -> tuple[str, int, str, dict[str,
     return head, number, f"github:acme/config#{number}", payload
 
 
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_jobs_survive_kill_9(github: tuple[GitHubApi, ConfigRepo], tmp_path: Path) -> None:
     api, repo = github
     head, numbers = open_pulls(api, repo, 3)
@@ -40,10 +53,16 @@ def test_jobs_survive_kill_9(github: tuple[GitHubApi, ConfigRepo], tmp_path: Pat
             payload = github_pull("acme/config", number, head, clone_url=repo.url)
             assert bot.post("pull_request", payload).status_code == 202
         bot.wait_for(lambda r: r.get("msg") == "run started")
+        workers = children(bot.proc.pid)
+        assert workers, "the worker process runs beside the intake"
     finally:
         bot.kill()
         repo.server.delay = 0.0
     assert not bot.runs(), "nothing had finished before the kill"
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "the worker died too"
     again = Bot("github", state, forge_url=api.url, token=TOKEN, extra=["--workers", "2"])
     try:
         for number in numbers:
