@@ -28,7 +28,8 @@ def test_sigterm_drains_the_run_in_flight(
 ) -> None:
     api, repo = github
     number, head = pull(api, repo, "feature", 3)
-    bot = Bot("github", tmp_path / "state", forge_url=api.url, token=TOKEN)
+    options = ["--drain-timeout", "300"]  # a busy machine must not turn this into a cut-off
+    bot = Bot("github", tmp_path / "state", forge_url=api.url, token=TOKEN, extra=options)
     repo.server.delay = 1.0
     try:
         assert deliver(bot, repo, number, head, "feature") == 202
@@ -39,7 +40,7 @@ def test_sigterm_drains_the_run_in_flight(
         assert bot.get("/healthz").status_code == 200
     finally:
         repo.server.delay = 0.0
-    assert bot.stop() == 0
+    assert bot.stop(timeout=300) == 0, bot.text()[-3000:]
     messages = [r["msg"] for r in bot.log()]
     assert messages.index("run finished") < messages.index("stopped")
     assert bot.runs()[0]["outcome"] == "success"
