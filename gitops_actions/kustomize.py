@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gitops_actions.paths import escapes
 from gitops_actions.yamlread.loader import read_values
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -78,6 +79,11 @@ class Unsupported(Exception):
     """The kustomization uses something outside the in-process subset."""
 
 
+class Refused(Exception):
+    """The kustomization refers to a file through a symlink that leads out of the tree:
+    no renderer may read it."""
+
+
 def references(doc: dict[str, Any]) -> Iterator[str]:
     """Every local file or directory a kustomization reads."""
     for key in _REF_KEYS:
@@ -136,6 +142,8 @@ def build(
         target = Path(os.path.normpath(folder / ref))
         if not target.is_relative_to(root):
             raise Unsupported(f"{ref!r} is outside the tree")
+        if escapes(root, target):
+            raise Refused(f"{ref!r} is a symlink that leads out of the tree; not following it")
         if target.is_dir():
             resources += build(target, root)
         elif restricted and not target.is_relative_to(folder):  # kustomize refuses it

@@ -27,6 +27,7 @@ from gitops_actions import kustomize
 from gitops_actions.apps import flux
 from gitops_actions.apps.model import EntryPoint
 from gitops_actions.apps.objects import KUSTOMIZATION_FILES, MANIFEST
+from gitops_actions.paths import escapes, walk
 from gitops_actions.validate import render as renderer
 from gitops_actions.yamlread import loader
 
@@ -65,6 +66,8 @@ def render(
         return Rendered(entry, error=f"cannot parse YAML: {err.message}")
     except OSError as err:
         return Rendered(entry, error=f"cannot read: {err.strerror or err}")
+    except kustomize.Refused as err:
+        return Rendered(entry, error=str(err))
     if done.text is None and not done.resources:
         return done
     return _after(entry, done)
@@ -168,8 +171,9 @@ def directory_files(root: Path, entry: EntryPoint) -> list[Path]:
     """The files of an Argo CD directory source (recurse, include, exclude)."""
     build, base = entry.build, root / entry.path
     found = []
-    walk = os.walk(base) if build.recurse else [(str(base), [], os.listdir(base))]
-    for folder, dirs, names in walk:
+    listed = [n for n in os.listdir(base) if not os.path.islink(base / n)]
+    top: list[tuple[str, list[str], list[str]]] = [(str(base), [], listed)]
+    for folder, dirs, names in walk(base) if build.recurse else top:  # no symlinks
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             path = Path(folder) / name
@@ -196,7 +200,7 @@ def _generated(root: Path, path: str) -> dict[str, Any]:
     """The kustomization Flux writes for a path without one."""
     base = root / path
     resources: list[str] = []
-    for folder, dirs, names in os.walk(base):
+    for folder, dirs, names in walk(base):  # no symlinks
         here = Path(folder)
         if here != base and any(n in KUSTOMIZATION_FILES for n in names):
             resources.append(here.relative_to(base).as_posix())
@@ -264,6 +268,8 @@ def _mirror(root: Path, path: str, doc: dict[str, Any], scratch: Path) -> tuple[
         nxt = parts[depth] if depth < len(parts) else None
         for child in os.listdir(here):
             if child == nxt or (nxt is None and child in KUSTOMIZATION_FILES):
+                continue
+            if escapes(root, here / child):  # a symlink out of the tree is not mirrored
                 continue
             os.symlink(here / child, there / child)
         if nxt is None:

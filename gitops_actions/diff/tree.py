@@ -20,6 +20,7 @@ from typing import Protocol
 
 from gitops_actions import git
 from gitops_actions.errors import InputError
+from gitops_actions.paths import walk
 from gitops_actions.proc import run, run_binary
 from gitops_actions.yamlread.loader import LoadError, read_file
 
@@ -66,10 +67,7 @@ class DiskTree:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         paths = []
-        for folder, dirs, names in os.walk(self.root):
-            dirs[:] = [
-                d for d in dirs if d != ".git" and not os.path.islink(os.path.join(folder, d))
-            ]
+        for folder, _, names in walk(self.root):  # no symlinks, as git trees are read
             rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
             for name in names:  # regular files only: no symlink, FIFO, socket or device
                 if stat.S_ISREG(os.lstat(os.path.join(folder, name)).st_mode):

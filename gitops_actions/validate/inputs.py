@@ -2,7 +2,8 @@
 
 A directory holding a kustomization is rendered, not walked: the files under it are
 validated through the render only. The same goes for a chart (a directory with
-``Chart.yaml``). Hidden directories (``.git``, ``.github``) are not walked.
+``Chart.yaml``). Hidden directories (``.git``, ``.github``) are not walked, and symlinks
+are not followed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_actions.errors import UsageError
+from gitops_actions.paths import walk
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 CHART_FILE = "Chart.yaml"
@@ -55,7 +57,7 @@ def discover(paths: Sequence[str]) -> Inputs:
             raise UsageError(f"{text}: no such file or directory")
         top = os.path.normpath(text)
         skip = len(top) + 1 if top == "." else 0  # "./apps" is "apps"
-        for root, dirs, files in os.walk(top):
+        for root, dirs, files in walk(top):  # no symlink followed out of the tree
             names = set(files)
             here = root[skip:] or "."
             if not names.isdisjoint(KUSTOMIZATION_FILES):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_actions.errors import GitopsError, UsageError
+from gitops_actions.paths import walk
 from gitops_actions.secrets import REDACTOR
 from gitops_actions.validate import checks, crds, engine, entries, positions, schemas
 from gitops_actions.validate.findings import (
@@ -144,7 +145,12 @@ def load_crds(paths: Sequence[str]) -> Iterable[crds.CustomKind]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in EXTENSIONS and p.is_file())
+            files = sorted(
+                Path(folder) / name
+                for folder, _, names in walk(path)  # no symlinks
+                for name in names
+                if name.endswith(EXTENSIONS)
+            )
         elif path.is_file():
             files = [path]
         else:

@@ -26,6 +26,7 @@ from support import base_env
 SECONDS = 30  # per case, also on a loaded machine
 MEMORY = 1536 * 2**20  # address space per case
 READ_BACK = 64 * 2**20  # of each file written, searched for secrets
+LONGEST = 1000  # characters of the error line (a renderer's own message is quoted whole)
 CANARY = {
     "GITHUB_TOKEN": "ghs_C4n4ryT0kenXq8Zr2Lm7Yv5Wp3Nt",
     "GITLAB_TOKEN": "glpat-C4n4ry-Gl-Tok3n-9f8e7d",
@@ -127,9 +128,9 @@ def judge(
     assert result.code in tuple(codes), f"exit {result.code}\n{context}"
     assert "Traceback" not in result.stderr + result.stdout, context
     if result.code not in (0, 1):
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        lines = [line for line in result.stderr.splitlines() if ": error: " in line]
         assert len(lines) == 1, f"not one error line\n{context}"
-        assert len(lines[0]) <= 400, f"error line of {len(lines[0])} characters\n{context}"
+        assert len(lines[0]) <= LONGEST, f"error line of {len(lines[0])} characters\n{context}"
     leaked = result.shows([*CANARY.values(), *secrets])
     assert not leaked, f"secret shown: {leaked}\n{context}"
     if not writes:
