@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gitops_actions.apps import argo, flux
+from gitops_actions.apps import argo, flux, helmrelease
 from gitops_actions.apps.model import EntryPoint, Model, Skipped, outermost
 from gitops_actions.apps.objects import CHART_FILE, KUSTOMIZATION_FILES, MANIFEST, Repo
 from gitops_actions.diff.tree import Tree
@@ -47,7 +47,8 @@ def discover(
     repo = Repo.read(tree, exclude, parsed)
     notes: list[str] = []
     entries: list[EntryPoint] = []
-    for found in (*flux.entries(repo, repo_url), *argo.entries(repo, repo_url)):
+    agents = (flux.entries, helmrelease.entries, argo.entries)
+    for found in (f for entries_of in agents for f in entries_of(repo, repo_url)):
         if isinstance(found, str):
             notes.append(found)
         else:
@@ -140,45 +141,46 @@ def _unique(entries: list[EntryPoint]) -> list[EntryPoint]:
 
 
 def _grouped(entries: list[EntryPoint]) -> list[EntryPoint]:
-    """Each entry point's group: the entry points applying it (the one whose inputs hold
-    the file that defines it), transitively, and those defined in the same file."""
-    parent: dict[str, str] = {e.name: e.name for e in entries}
+    """Each entry point's group: the tree of entry points applying one another (an entry
+    point applies those defined in the files it renders), named after the root's first
+    entry point. Entry points defined in one file go together. A file two trees render
+    (a folder both clusters apply) does not join the trees: its entry points go with the
+    first tree reaching them."""
 
-    def find(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
+    def node(entry: EntryPoint) -> str:
+        return entry.defined_in or entry.name
 
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    by_file: dict[str, str] = {}
+    feeding: dict[str, set[str]] = {}  # input -> nodes rendering it
     for entry in entries:
-        if entry.defined_in:
-            first = by_file.setdefault(entry.defined_in, entry.name)
-            union(first, entry.name)
-    feeding: dict[str, list[str]] = {}
+        if entry.kind != "plain":  # applied by hand, if at all: no agent tree
+            for item in entry.rendered_inputs:
+                feeding.setdefault(item, set()).add(node(entry))
+    children: dict[str, set[str]] = {}
+    applied: set[str] = set()
     for entry in entries:
-        if entry.kind == "plain":
-            continue  # applied by hand, if at all: no agent tree
-        for item in entry.rendered_inputs:
-            feeding.setdefault(item, []).append(entry.name)
-    applied: set[str] = set()  # applied by another entry point
-    for entry in entries:
-        path = entry.defined_in
+        path, child = entry.defined_in, node(entry)
         while path:
-            for other in feeding.get(path, ()):
-                union(entry.name, other)
-                if other != entry.name:
-                    applied.add(entry.name)
+            for parent in feeding.get(path, ()):
+                if parent != child:
+                    children.setdefault(parent, set()).add(child)
+                    applied.add(child)
             path = "" if path == "." else (posixpath.dirname(path) or ".")
-    roots: dict[str, str] = {}
-    for entry in sorted(entries, key=lambda e: (e.name in applied, e.name)):
-        roots.setdefault(find(entry.name), entry.name)
-    return [dataclasses.replace(e, group=roots[find(e.name)]) for e in entries]
+    first: dict[str, str] = {}
+    for entry in sorted(entries, key=lambda e: e.name):
+        first.setdefault(node(entry), entry.name)
+    group: dict[str, str] = {}
+    nodes = sorted(first, key=lambda n: (n in applied, first[n]))  # roots first
+    for root in nodes:
+        if root in group:
+            continue
+        group[root] = first[root]
+        todo = [root]
+        while todo:
+            for child in sorted(children.get(todo.pop(), ())):
+                if child not in group:
+                    group[child] = first[root]
+                    todo.append(child)
+    return [dataclasses.replace(e, group=group[node(e)]) for e in entries]
 
 
 def _non_resources(repo: Repo, entries: list[EntryPoint]) -> Iterable[Skipped]:

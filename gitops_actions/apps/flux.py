@@ -21,14 +21,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
 
 def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
     """Entry points, and notes about Kustomizations that are not (another source...)."""
-    sources = {(o.namespace, o.name): o for o in repo.of_kind(SOURCE_API, "GitRepository")}
-
-    def ours(namespace: str, name: str) -> str:
-        """ "" when the GitRepository is this repo (or unknown here), else its URL."""
-        source = sources.get((namespace, name))
-        url = str(source.spec.get("url") or "") if source else ""
-        return url if url and repo_url and not same_repo(url, repo_url) else ""
-
+    ours = elsewhere(repo, repo_url)
     artifacts = _artifacts(repo, ours)
     paths = set()
     for obj in repo.of_kind(API, "Kustomization"):
@@ -65,6 +58,19 @@ def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
         bootstrap = next((n for n in ("gotk-sync.yaml", "gotk-components.yaml") if n in names), "")
         if bootstrap:  # what `flux bootstrap --path` applies, whether or not the file says so
             yield _entry(repo, _bootstrap(f"{folder}/{bootstrap}", parent), parent)
+
+
+def elsewhere(repo: Repo, repo_url: str) -> Callable[[str, str], str]:
+    """For a GitRepository (namespace, name): its URL when it is another repo; "" when it
+    is this one, or is not defined in the repo (like the bootstrap ``flux-system``)."""
+    sources = {(o.namespace, o.name): o for o in repo.of_kind(SOURCE_API, "GitRepository")}
+
+    def url_of(namespace: str, name: str) -> str:
+        source = sources.get((namespace, name))
+        url = str(source.spec.get("url") or "") if source else ""
+        return url if url and repo_url and not same_repo(url, repo_url) else ""
+
+    return url_of
 
 
 def _bootstrap(file: str, path: str) -> Object:

@@ -304,3 +304,36 @@ def test_applicationset_list_and_git_file_generators(tmp_path: Path) -> None:
     assert apps.affected(root, ["apps/guestbook/deployment.yaml"]) and all(
         e.group == "bootstrap/root.yaml#argocd/root" for e in made.values()
     )
+
+
+def test_a_helmrelease_of_a_chart_in_the_repo_and_a_folder_both_clusters_apply(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(MONOREPO, root)
+    chart = root / "charts/web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicas: 1\n")
+    (chart / "templates/cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n"
+    )
+    controllers = root / "infrastructure/controllers"
+    (controllers / "web.yaml").write_text(
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\n"
+        "  namespace: web\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: ./charts/web\n"
+        "      sourceRef:\n        kind: GitRepository\n        name: flux-system\n"
+        "        namespace: flux-system\n  values:\n    replicas: 2\n"
+    )
+    kustomization = controllers / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - web.yaml\n")
+    model = apps.read(root)
+    [web] = [e for e in model.entries if e.path == "charts/web"]
+    assert (web.name, web.kind) == ("infrastructure/controllers/web.yaml#web/web", "flux")
+    assert web.build.helm is not None and "replicas: 2" in web.build.helm.values
+    assert web.build.default_namespace == "web"
+    # both clusters apply infrastructure/controllers: the clusters stay two trees
+    for env in ("production", "staging"):
+        groups = {e.group for e in model.entries if e.name.startswith(f"clusters/{env}/")}
+        assert groups == {f"clusters/{env}/flux-system/gotk-sync.yaml#flux-system/flux-system"}
+    assert apps.affected(root, ["charts/web/templates/cm.yaml"]) == [web]
