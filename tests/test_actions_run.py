@@ -57,8 +57,11 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
 
 
 def unchanged(job: Job, path: str) -> None:
+    """PATH as it was; the only variables later steps see are the carried outputs
+    (GITOPS_OUT_*, what lets handoff follow bump in the same job)."""
     assert job.env["PATH"] == path
-    assert job.path_additions == [] and job.env_additions == {}
+    assert job.path_additions == []
+    assert [name for name in job.env_additions if not name.startswith("GITOPS_OUT_")] == []
 
 
 def test_install_is_cached_within_a_job_and_across_jobs(runner: Runner) -> None:
