@@ -33,6 +33,7 @@ class Claim:
     job: Job
     token: str
     lost: threading.Event = field(default_factory=threading.Event)
+    renewed: float = field(default_factory=time.monotonic)  # when the lease was last renewed
 
 
 class LeaseLost(ExternalError):

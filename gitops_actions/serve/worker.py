@@ -140,9 +140,10 @@ class Workers:
             for claim in claims:
                 try:
                     held = self.store.renew(claim, self.ttl)
-                except GitopsError as err:
+                    claim.renewed = time.monotonic()
+                except GitopsError as err:  # the lease may still hold: give up only near its end
                     self.log("cannot renew a lease", level="error", error=err.one_line())
-                    held = False
+                    held = time.monotonic() - claim.renewed < self.ttl * 2 / 3
                 if not held and not claim.lost.is_set():
                     claim.lost.set()
                     self.log("lease lost", level="warning", pr=claim.job.key)
