@@ -5,7 +5,8 @@ is small: a busybox base, one RUN and a COPY of a few files; every round changes
 that both sides rebuild the same two steps and push the same amount. For each builder
 (docker = the docker CLI's BuildKit, buildah), rounds alternate between
 
-  direct:  `docker build` + `docker push`   /   `buildah build --layers` + `buildah push`
+  direct:  `docker build` + `docker push`   /   `buildah build --layers` + `buildah push`,
+           with the same OCI labels (and, for buildah, annotations) that build sets
   ours:    `gitops-actions build --builder ...` (probe, build, push, digest verification)
 
 and the medians are compared. Target: overhead < 5 %.
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gitops_actions.builders import labels
 from gitops_actions.sandbox import DockerSandbox
 
 BASE = "localhost/busybox-base"
@@ -68,6 +70,8 @@ def run(work: Path, sandbox: DockerSandbox, rounds: int) -> int:
         "DOCKER_BUILDKIT": "1",
         "DOCKER_CONFIG": str(work / "docker-config"),
     }
+    (work / "docker-config").mkdir()  # buildah reads DOCKER_CONFIG's config.json too
+    (work / "docker-config" / "config.json").write_text('{"auths": {}}\n')
     root = work / "buildah"
     buildah = ["buildah", "--storage-driver", "vfs", "--root", f"{root}/storage"]
     buildah += ["--runroot", f"{root}/run"]
@@ -90,14 +94,21 @@ def run(work: Path, sandbox: DockerSandbox, rounds: int) -> int:
     registry = sandbox.registry
     ours = [sys.executable, "-m", "gitops_actions", "build", "--context", str(context)]
 
+    def same_labels(tag: str, *flags: str) -> list[str]:
+        """The labels (and annotations) build sets, so that both sides build the same image."""
+        found = labels.oci(env, context, tag)
+        return [arg for key, value in found.items() for f in flags for arg in (f, f"{key}={value}")]
+
     def docker_direct(tag: str) -> None:
         ref = f"{registry}/d/direct:{tag}"
-        sh(["docker", "build", "--network=host", "-t", ref, str(context)], env)
+        build = ["build", "--network=host", "-t", ref, *same_labels(tag, "--label")]
+        sh(["docker", *build, str(context)], env)
         sh(["docker", "push", ref], env)
 
     def buildah_direct(tag: str) -> None:
         ref = f"{registry}/b/direct:{tag}"
         build = ["build", "--layers", "--isolation", "chroot", "--network", "host", "-t", ref]
+        build += same_labels(tag, "--label", "--annotation")
         sh([*buildah, *build, str(context)], env)
         sh([*buildah, "push", "--tls-verify=false", ref, f"docker://{ref}"], env)
 

@@ -22,11 +22,38 @@ LEGACY_LIMITS = "RUN --mount (cache, secret), --secret, several --platform, --ca
 
 def reachable(docker_host: str | None, env: Mapping[str, str]) -> bool:
     """Whether a Docker engine answers at ``docker_host`` (or ``DOCKER_HOST``, or the default)."""
+    if _cli(env) is not None:
+        return _probe(docker_host, env)[1]
     try:
         _client(docker_host, env, timeout=5)
         return True
     except ExternalError:
         return False
+
+
+def _cli(env: Mapping[str, str]) -> str | None:
+    return shutil.which("docker", path=env.get("PATH", os.defpath))
+
+
+_PROBED: dict[tuple[str | None, str | None], tuple[int, bool, str]] = {}
+
+
+def _probe(docker_host: str | None, env: Mapping[str, str]) -> tuple[int, bool, str]:
+    """(the CLI's major version, whether the engine answers, what it said) in one call."""
+    key = (docker_host, env.get("DOCKER_HOST"))
+    if key not in _PROBED:
+        cli = _cli(env) or "docker"
+        answer = proc.run(
+            [cli, "version", "--format", "{{.Client.Version}}|{{.Server.Version}}"],
+            env=_cli_env(docker_host, env),
+            timeout=30,
+            check=False,
+        )
+        client, _, server = answer.stdout.strip().partition("|")
+        major = re.match(r"(\d+)\.", client)
+        up = answer.returncode == 0 and bool(server.strip())
+        _PROBED[key] = (int(major.group(1)) if major else 0, up, answer.stderr.strip())
+    return _PROBED[key]
 
 
 def _client(docker_host: str | None, env: Mapping[str, str], timeout: int = 600) -> Any:
@@ -51,18 +78,19 @@ def _cli_env(docker_host: str | None, env: Mapping[str, str]) -> dict[str, str]:
 
 
 def choose(docker_host: str | None, env: Mapping[str, str]) -> DockerCli | Legacy:
-    """BuildKit through ``docker buildx build`` or a CLI with BuildKit built in (before 23.0,
-    when ``docker build`` still carried it), else the legacy builder."""
-    _client(docker_host, env, timeout=10)  # an engine must answer either way
-    cli = shutil.which("docker", path=env.get("PATH", os.defpath))
-    if cli is not None:
-        cli_env = _cli_env(docker_host, env)
-        if proc.run([cli, "buildx", "version"], env=cli_env, check=False).returncode == 0:
-            return DockerCli(cli, cli_env, buildx=True)
-        version = proc.run([cli, "--version"], env=cli_env, check=False).stdout
-        major = re.search(r"version (\d+)\.", version)
-        if major and int(major.group(1)) < 23:
-            return DockerCli(cli, cli_env, buildx=False)
+    """BuildKit through a CLI with BuildKit built in (before 23.0, when ``docker build``
+    still carried it) or ``docker buildx build``, else the legacy builder."""
+    cli = _cli(env)
+    if cli is None:
+        return Legacy(docker_host, env)
+    major, up, said = _probe(docker_host, env)
+    if not up:
+        raise ExternalError(f"cannot reach the Docker engine: {said}", transient=False)
+    cli_env = _cli_env(docker_host, env)
+    if 0 < major < 23:
+        return DockerCli(cli, cli_env, buildx=False)
+    if proc.run([cli, "buildx", "version"], env=cli_env, check=False).returncode == 0:
+        return DockerCli(cli, cli_env, buildx=True)
     return Legacy(docker_host, env)
 
 

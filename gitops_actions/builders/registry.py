@@ -10,7 +10,10 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,66 +110,78 @@ def push_error(ref: str, output: str) -> ExternalError:
     return ExternalError(f"push of {ref} failed: {last}", transient=bool(_TRANSIENT.search(output)))
 
 
+def _ask(method: str, url: str, headers: Mapping[str, str]) -> tuple[int, Mapping[str, str], bytes]:
+    """One HTTP request (stdlib only: this runs once per build, start-up time counts);
+    header names in lower case."""
+    request = urllib.request.Request(url, headers=dict(headers), method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+            return answer.status, _lower(answer.headers.items()), answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, _lower(err.headers.items()), b""
+    except (urllib.error.URLError, OSError) as err:
+        host = urllib.parse.urlsplit(url).netloc
+        raise ExternalError(f"cannot ask {host}: {getattr(err, 'reason', err)}") from None
+
+
+def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers}
+
+
+def _basic(credentials: Credentials) -> str:
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
+
+
 def resolve(ref: ImageRef, credentials: Credentials | None = None) -> str:
     """The digest the registry serves for ``ref``'s tag, asked over HTTP API v2.
 
     Follows the registry's challenge: a bearer token from its realm (with the credentials
     when given) or basic auth. HTTP for loopback registries, as the engines do, else HTTPS.
     """
-    import requests
-
-    host = ref.name.split("/", 1)[0]
-    repository = ref.name.split("/", 1)[1]
+    host, _, repository = ref.name.partition("/")
     if host == "docker.io":
         host = "registry-1.docker.io"
     scheme = "http" if is_loopback(host) else "https"
     url = f"{scheme}://{host}/v2/{repository}/manifests/{ref.tag or 'latest'}"
     headers = {"Accept": ", ".join(MANIFEST_TYPES)}
-    basic = (credentials.username, credentials.password) if credentials else None
-    try:
-        with requests.Session() as session:
-            answer = session.head(url, headers=headers, timeout=TIMEOUT)
-            if answer.status_code == 401:
-                challenge = answer.headers.get("WWW-Authenticate", "")
-                if challenge.lower().startswith("bearer"):
-                    headers["Authorization"] = "Bearer " + _token(
-                        session, challenge, repository, basic
-                    )
-                    answer = session.head(url, headers=headers, timeout=TIMEOUT)
-                elif basic:
-                    answer = session.head(url, headers=headers, auth=basic, timeout=TIMEOUT)
-    except requests.RequestException as err:
-        raise ExternalError(f"cannot ask {host} for {ref}: {err}") from None
-    if answer.status_code in (401, 403):
-        raise ExternalError(
-            f"{host} refused to say what {ref} is: HTTP {answer.status_code}", transient=False
-        )
-    if answer.status_code == 404:
+    status, answer, _ = _ask("HEAD", url, headers)
+    if status == 401:
+        challenge = answer.get("www-authenticate", "")
+        if challenge.lower().startswith("bearer"):
+            headers["Authorization"] = "Bearer " + _token(challenge, repository, credentials)
+        elif credentials:
+            headers["Authorization"] = _basic(credentials)
+        status, answer, _ = _ask("HEAD", url, headers)
+    if status in (401, 403):
+        raise ExternalError(f"{host} refused to say what {ref} is: HTTP {status}", transient=False)
+    if status == 404:
         raise ExternalError(f"{host} does not serve {ref} (HTTP 404)", transient=False)
-    if answer.status_code != 200 or not answer.headers.get("Docker-Content-Digest"):
+    digest = answer.get("docker-content-digest", "")
+    if status != 200 or not digest:
         raise ExternalError(
-            f"{host} gave no digest for {ref}: HTTP {answer.status_code}",
-            transient=answer.status_code >= 500 or answer.status_code == 429,
+            f"{host} gave no digest for {ref}: HTTP {status}",
+            transient=status >= 500 or status == 429,
         )
-    return answer.headers["Docker-Content-Digest"]
+    return str(digest)
 
 
-def _token(session: object, challenge: str, repository: str, basic: tuple[str, str] | None) -> str:
-    import requests
-
-    assert isinstance(session, requests.Session)
+def _token(challenge: str, repository: str, credentials: Credentials | None) -> str:
     params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = params.pop("realm", "")
     if not realm:
         raise ExternalError(f"registry challenge without a realm: {challenge}", transient=False)
     query = {"service": params.get("service", ""), "scope": f"repository:{repository}:pull"}
-    answer = session.get(realm, params=query, auth=basic, timeout=TIMEOUT)
-    if answer.status_code != 200:
+    headers = {"Authorization": _basic(credentials)} if credentials else {}
+    status, _, body = _ask("GET", f"{realm}?{urllib.parse.urlencode(query)}", headers)
+    if status != 200:
         raise ExternalError(
-            f"token service {realm} refused: HTTP {answer.status_code}",
-            transient=answer.status_code >= 500,
+            f"token service {realm} refused: HTTP {status}", transient=status >= 500
         )
-    body = answer.json()
-    token = str(body.get("token") or body.get("access_token") or "")
+    try:
+        loaded = json.loads(body)
+    except ValueError:
+        loaded = {}
+    token = str(loaded.get("token") or loaded.get("access_token") or "")
     REDACTOR.learn(token)
     return token

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import secrets
 import tarfile
@@ -386,7 +385,7 @@ def push(
             "1",
             *args,
         ],
-        env=base_env() | docker_cli,
+        env=base_env(TMPDIR=str(tmp_path)) | docker_cli,
         input=stdin,
         capture_output=True,
         text=True,
@@ -428,7 +427,7 @@ def test_credentials_through_the_token_flow(
         stdin=f"{password}\n",
     )
     assert password not in proc.stdout + proc.stderr
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("gitops-auth-*/config.json"))
+    assert not list(tmp_path.glob("gitops-auth-*"))  # the auth file is gone
     if password.startswith("wrong"):
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert "refused" in proc.stderr and "attempt 2" not in proc.stdout
@@ -581,3 +580,23 @@ def test_legacy_builder_is_the_last_resort_with_a_warning(
     refused = run_cli(*args, "--tags", "2", "--secret", f"id=s,src={tmp_path / 's'}", env=env)
     assert refused.returncode == 2
     assert "the legacy builder cannot do" in refused.stderr
+
+
+def test_unreachable_engine_exits_3(docker_cli: dict[str, str], tmp_path: Path) -> None:
+    context = context_dir(tmp_path, "FROM scratch\nCOPY Dockerfile /\n")
+    proc = run_cli(
+        "build",
+        "--builder",
+        "docker",
+        "--docker-host",
+        f"unix://{tmp_path}/no.sock",
+        "--image",
+        "127.0.0.1:1/acme/x",
+        "--context",
+        str(context),
+        "--tags",
+        "1",
+        env=base_env() | docker_cli,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("gitops-actions build: error: cannot reach the Docker engine")
