@@ -253,13 +253,24 @@ def diff_trees(
         notes = []
         for item in {id(r): r for r in (old_r, new_r) if r}.values():
             renderers[item.renderer or "none"] += 1
-            if item.error:
+            if item.error and item is new_r:  # the change under review is bad input
                 raise InputError(f"{name}: {item.error}", path=item.entry.path)
+            if item.error:  # broken before the change: say so, and diff the others
+                skipped.append(f"{name}: at the base: {item.error}")
+                notes.append(f"{item.error} (at the base)")
             if item.skipped:
                 skipped.append(f"{name}: {item.skipped}")
                 notes.append(item.skipped)
-        changes = compare.compare(
-            old_r.resources if old_r else (), new_r.resources if new_r else (), options, label=name
+        broken = any(r is not None and r.error for r in (old_r, new_r))
+        changes = (
+            []
+            if broken
+            else compare.compare(  # not "everything removed"
+                old_r.resources if old_r else (),
+                new_r.resources if new_r else (),
+                options,
+                label=name,
+            )
         )
         note = f"not rendered: {notes[-1]}" if notes else ""
         either = new_r or old_r

@@ -157,3 +157,25 @@ def test_argocd_apps_and_a_chart_from_elsewhere(repo: git.Repo) -> None:
     markdown = run_cli("diff", "--repo", str(repo.path), "--repo-url", url, "--base", "HEAD~1")
     row = "| `argocd/monitoring.yaml#argocd/monitoring` | `not rendered: kube-prometheus-stack from"
     assert row in markdown.stdout
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_an_app_broken_before_the_change_says_so_and_hides_no_other(repo: git.Repo) -> None:
+    change(repo, f"{APPS}/media/sonarr/app/kustomization.yaml", "./deployment.yaml", "./gone.yaml")
+    repo.add()
+    repo.commit("break sonarr")
+    change(repo, f"{APPS}/media/sonarr/app/kustomization.yaml", "./gone.yaml", "./deployment.yaml")
+    change(repo, f"{APPS}/media/jellyfin/app/deployment.yaml", "10.9.0", "10.9.1")
+    report = diff(repo)
+    by_name = {a["name"]: a for a in report["apps"]}
+    broken = by_name[ks("media/sonarr")]
+    assert broken["changes"] == []  # not "everything added"
+    assert broken["note"].startswith("not rendered: cannot render: ")
+    assert broken["note"].endswith("(at the base)")
+    assert len(by_name[ks("media/jellyfin")]["changes"]) == 1
+    # broken by the change itself: bad input, exit 2, naming the app
+    change(repo, f"{APPS}/media/sonarr/app/kustomization.yaml", "./deployment.yaml", "./gone.yaml")
+    repo.add()
+    repo.commit("break it again")
+    proc = run_cli("diff", "--repo", str(repo.path), "--format", "json", env=base_env())
+    assert proc.returncode == 2 and ks("media/sonarr") in proc.stderr
