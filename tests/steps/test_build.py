@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import secrets
 import tarfile
@@ -600,3 +601,32 @@ def test_unreachable_engine_exits_3(docker_cli: dict[str, str], tmp_path: Path) 
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert proc.stderr.startswith("gitops-actions build: error: cannot reach the Docker engine")
+
+
+def test_docker_rebuild_hits_the_inline_registry_cache(
+    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    """The CLI's built-in BuildKit: --cache-to exports inline cache into the pushed image;
+    with the local build cache gone, --cache-from that image skips the RUN."""
+    import subprocess
+
+    context = context_dir(tmp_path, f"FROM {BASE_IMAGE}\nRUN date +%s%N > /stamp\n")
+    image = f"{docker_sandbox.registry}/acme/inline"
+    args = ["build", "--builder", "docker", "--docker-host", docker_sandbox.docker_host]
+    args += ["--image", image, "--context", str(context)]
+    first = run_cli(
+        *args, "--tags", "first", "--cache-to", "type=inline", env=base_env() | docker_cli
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    for cmd in (["rmi", f"{image}:first"], ["builder", "prune", "--all", "--force"]):
+        subprocess.run(
+            ["docker", *cmd], env=os.environ | docker_cli, check=True, capture_output=True
+        )
+    second = run_cli(
+        *args, "--tags", "second", "--cache-from", f"{image}:first", env=base_env() | docker_cli
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    stamps = [
+        layer_files(docker_sandbox.registry, "acme/inline", t)["stamp"] for t in ("first", "second")
+    ]
+    assert stamps[0] == stamps[1], second.stdout  # the RUN came from the registry's cache
