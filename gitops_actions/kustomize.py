@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gitops_actions.errors import InputError
 from gitops_actions.paths import escapes
 from gitops_actions.yamlread.loader import read_values
 
@@ -73,6 +74,39 @@ _REFERENCING = {
 
 
 _SCALABLE = {"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"}
+
+
+# fields that change what a kustomization renders, not which files it is built from
+RENDER_ONLY = frozenset(
+    {
+        "images",
+        "namespace",
+        "replicas",
+        "namePrefix",
+        "nameSuffix",
+        "commonLabels",
+        "commonAnnotations",
+        "labels",
+    }
+)
+
+
+def same_inputs(old: bytes, new: bytes, path: str) -> bool:
+    """Two versions of a kustomization file that differ only in ``RENDER_ONLY`` fields (an
+    image bump): built from the same files, of the same kind."""
+    try:
+        before, after = (read_values(data, path, kustomize=True)[:1] for data in (old, new))
+    except InputError:
+        return False
+    if not before or not after or not isinstance(before[0], dict):
+        return False
+    if not isinstance(after[0], dict):
+        return False
+    return _structure(before[0]) == _structure(after[0])
+
+
+def _structure(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in RENDER_ONLY}
 
 
 class Unsupported(Exception):

@@ -14,14 +14,14 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from gitops_actions import git
 from gitops_actions.errors import InputError
 from gitops_actions.paths import walk
-from gitops_actions.proc import run, run_binary
+from gitops_actions.proc import run_binary
 from gitops_actions.yamlread.loader import LoadError, read_file
 
 
@@ -48,13 +48,16 @@ def under(files: Sequence[str], folder: str) -> Sequence[str]:
     """Files in sorted ``files`` that sit under ``folder`` (or equal it)."""
     if folder in ("", "."):
         return files
-    start = bisect.bisect_left(files, folder)
     found = []
-    for path in files[start:]:
-        if path == folder or path.startswith(folder + "/"):
-            found.append(path)
-        elif not path.startswith(folder):
-            break
+    prefix = folder + "/"
+    index = bisect.bisect_left(files, folder)
+    if index < len(files) and files[index] == folder:
+        found.append(folder)
+        index += 1
+    index = bisect.bisect_left(files, prefix, index)  # "a/b" sorts before "a/b-c" and "a/b/"
+    while index < len(files) and files[index].startswith(prefix):  # in place: no copy
+        found.append(files[index])
+        index += 1
     return found
 
 
@@ -161,24 +164,27 @@ class GitTree:
         return sorted(p.decode().removeprefix(prefix) for p in out.split(b"\0") if p)
 
     def materialize(self, paths: Iterable[str]) -> Path:
-        """Write these files and directories (as of ``sha``) under one directory."""
+        """Write these files and directories (as of ``sha``) under one directory: read in
+        one ``git cat-file --batch`` run and written from memory (to ``/dev/shm`` when
+        there is one), for the renderers that read files from disk."""
         if self._root is None:
             self._root = Path(tempfile.mkdtemp(prefix="tree-", dir=self.workdir))
-        wanted = sorted({p for p in paths if p})
-        if wanted:  # git archive piped to tar: both in C, no per-file work here
-            run(
-                [
-                    "bash",
-                    "-c",
-                    'set -o pipefail; git archive --format=tar "$0" -- "$@" | tar -x -C "$DEST"',
-                    self.sha,
-                    *wanted,
-                ],
-                cwd=self.repo.path,
-                env={**os.environ, "DEST": str(self._root)},
-                timeout=600,
-            )
+        wanted = sorted({f for p in paths if p for f in under(self._files, p)})
+        self.prefetch(wanted)
+        made: set[Path] = set()
+        for path in wanted:
+            target = self._root / path
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            target.write_bytes(self._cache.pop(path))  # written once: no need to keep it
         return self._root
+
+
+def scratch_parent() -> str | None:
+    """Where scratch trees go: memory-backed ``/dev/shm`` when it is there and writable."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 _PATHSPEC_SAFE = re.compile(r"^[^*?\[\]:!]+$")
@@ -188,3 +194,62 @@ def existing(tree: Tree, paths: Iterable[str]) -> list[str]:
     """The given paths that exist in ``tree`` as a file or a directory, pathspec-safe."""
     files = tree.files()
     return [p for p in paths if _PATHSPEC_SAFE.match(p) and under(files, p)]
+
+
+def changed_paths(base: Tree, head: Tree) -> list[str]:
+    """Paths added, removed or changed from ``base`` to ``head`` (by blob id: no reading)."""
+    before, after = set(base.files()), set(head.files())
+    paths = before.symmetric_difference(after)
+    paths |= {p for p in before & after if base.blob(p) != head.blob(p)}
+    return sorted(paths)
+
+
+class Recorder:
+    """A tree that notes what is read from it and what is searched for, so that a change
+    can be checked against what a reader (discovery) depended on."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.read_paths: set[str] = set()
+        self.needles: set[bytes] = set()
+
+    def files(self) -> Sequence[str]:
+        return self.tree.files()
+
+    def read(self, path: str) -> bytes:
+        self.read_paths.add(path)
+        return self.tree.read(path)
+
+    def blob(self, path: str) -> str:
+        self.read_paths.add(path)  # a reader may cache contents by blob id
+        return self.tree.blob(path)
+
+    def grep(self, *needles: bytes) -> list[str]:
+        self.needles.update(needles)
+        return self.tree.grep(*needles)
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        self.tree.prefetch(paths)
+
+    def materialize(self, paths: Iterable[str]) -> Path:
+        return self.tree.materialize(paths)
+
+    def depends_on(
+        self,
+        base: Tree,
+        changed: Sequence[str],
+        same: Callable[[str, bytes, bytes], bool] = lambda path, old, new: False,
+    ) -> bool:
+        """Whether reading ``base`` instead could give another answer: a file was added or
+        removed, or a changed file was read (unless ``same`` says the reader sees no
+        difference), or held something searched for at ``base``."""
+        if list(base.files()) != list(self.tree.files()):
+            return True
+        base.prefetch(changed)
+        for path in changed:
+            old = base.read(path)
+            if path in self.read_paths and not same(path, old, self.tree.read(path)):
+                return True
+            if any(n in old for n in self.needles):
+                return True
+        return False

@@ -9,16 +9,23 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_actions import apps, git
+from gitops_actions import apps, git, kustomize
 from gitops_actions.apps import EntryPoint
 from gitops_actions.comment import render as markdown
 from gitops_actions.diff import compare
-from gitops_actions.diff.tree import GitTree, Tree, existing
+from gitops_actions.diff.render import Job, render_all
+from gitops_actions.diff.tree import (
+    GitTree,
+    Recorder,
+    Tree,
+    changed_paths,
+    existing,
+    scratch_parent,
+)
 from gitops_actions.diffmodel import App as AppDiff
 from gitops_actions.diffmodel import Diff, Ref
 from gitops_actions.errors import ExternalError, InputError, UsageError
@@ -185,7 +192,7 @@ class Report:
 
 @contextlib.contextmanager
 def scratch() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="gitops-diff-"))
+    path = Path(tempfile.mkdtemp(prefix="gitops-diff-", dir=scratch_parent()))
     try:
         yield path
     finally:
@@ -204,25 +211,39 @@ def diff_trees(
     """Render what differs between two trees and compare it, entry point by entry point
     (the application model: Flux Kustomizations, Argo CD apps, kustomize roots, charts)."""
     parsed: dict[str, Any] = {}
-    before = {e.name: e for e in apps.discover(base, repo_url=repo_url, parsed=parsed).entries}
-    after = {e.name: e for e in apps.discover(head, repo_url=repo_url, parsed=parsed).entries}
+    changed = changed_paths(base, head)
+    recorder = Recorder(head)
+    model = apps.discover(recorder, repo_url=repo_url, parsed=parsed)
+    after = {e.name: e for e in model.entries}
     jobs: dict[str, tuple[EntryPoint | None, EntryPoint | None]] = {}
     same: set[str] = set()
-    for name in sorted(set(before) | set(after)):
-        old, new = before.get(name), after.get(name)
-        if old and new and apps.fingerprint(base, old) == apps.fingerprint(head, new):
-            if not everything:
-                continue
-            same.add(name)  # rendered once, for both sides
-            old = None
-        jobs[name] = (old, new)
+    if not recorder.depends_on(base, changed, _same_for_discovery):
+        # the change touches nothing discovery read: both refs have the same entry points,
+        # and only those fed by a changed file can render differently
+        touched = {e.name for e in model.affected(changed)}
+        for name, entry in sorted(after.items()):
+            if name in touched:
+                jobs[name] = (entry, entry)
+            elif everything:
+                jobs[name] = (None, entry)
+                same.add(name)  # rendered once, for both sides
+    else:
+        before = {e.name: e for e in apps.discover(base, repo_url=repo_url, parsed=parsed).entries}
+        for name in sorted(set(before) | set(after)):
+            old, new = before.get(name), after.get(name)
+            if old and new and apps.fingerprint(base, old) == apps.fingerprint(head, new):
+                if not everything:
+                    continue
+                same.add(name)  # rendered once, for both sides
+                old = None
+            jobs[name] = (old, new)
     for pair in jobs.values():
-        for entry in pair:
-            outside = [i for i in _inputs(entry) if i == ".." or i.startswith("../")]
-            if entry is not None and outside:  # kustomize would refuse it
+        for point in pair:
+            outside = [i for i in _inputs(point) if i == ".." or i.startswith("../")]
+            if point is not None and outside:  # kustomize would refuse it
                 raise InputError(
-                    f"{entry.name} is built from {outside[0]}, outside the repository",
-                    path=entry.path,
+                    f"{point.name} is built from {outside[0]}, outside the repository",
+                    path=point.path,
                 )
     roots = [
         tree.materialize(
@@ -230,17 +251,14 @@ def diff_trees(
         )
         for side, tree in enumerate((base, head))
     ]
-    with (
-        tempfile.TemporaryDirectory(prefix="gitops-diff-build-") as tmp,
-        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-    ):
-        futures = {
-            (name, side): pool.submit(apps.render, roots[side], entry, Path(tmp))
-            for name, pair in jobs.items()
-            for side, entry in enumerate(pair)
-            if entry is not None
-        }
-        rendered: dict[tuple[str, int], apps.Rendered] = {k: f.result() for k, f in futures.items()}
+    with tempfile.TemporaryDirectory(prefix="gitops-diff-build-", dir=scratch_parent()) as tmp:
+        keys, todo = [], []
+        for name, pair in jobs.items():
+            for side, point in enumerate(pair):
+                if point is not None:
+                    keys.append((name, side))
+                    todo.append(Job(roots[side], point, Path(tmp)))
+        rendered = dict(zip(keys, render_all(todo, max(1, workers)), strict=True))
     for item in rendered.values():  # before anything is compared or printed
         REDACTOR.learn_resources(item.resources)
     for name in same:
@@ -279,6 +297,12 @@ def diff_trees(
     return Report(
         tuple(found), tuple(sorted(jobs)), dict(renderers), tuple(skipped), dict(options.hidden)
     )
+
+
+def _same_for_discovery(path: str, old: bytes, new: bytes) -> bool:
+    """A kustomization edited only where discovery does not look (an image bump)."""
+    name = path.rpartition("/")[2]
+    return name in kustomize.KUSTOMIZATION_FILES and kustomize.same_inputs(old, new, path)
 
 
 def _inputs(entry: EntryPoint | None) -> tuple[str, ...]:

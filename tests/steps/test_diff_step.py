@@ -249,3 +249,24 @@ def test_which_renderer_ran_never_shows_as_a_change(config: git.Repo) -> None:
     assert report["rendered"] == ["apps/shop/overlays/dev"]
     assert set(report["renderers"]) == {"in-process", "kustomize"}
     assert report["apps"] == []
+
+
+def test_renders_in_worker_processes_give_what_one_process_gives(config: git.Repo) -> None:
+    for n in range(24):  # enough applications for the process pool
+        folder = config.path / "fleet" / f"app{n:02d}"
+        folder.mkdir(parents=True)
+        (folder / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app{n}\ndata:\n  when: on\n"
+        )
+        (folder / "kustomization.yaml").write_text(f"resources: [cm.yaml]\nnamespace: ns{n}\n")
+    commit(config, "a fleet")
+    for n in range(0, 24, 5):
+        cm = config.path / "fleet" / f"app{n:02d}" / "cm.yaml"
+        cm.write_text(cm.read_text().replace("when: on", "when: off"))
+    commit(config, "switch some off")
+    one = diff(config, "--all", "--workers", "1")
+    many = diff(config, "--all", "--workers", "3")
+    assert one == many
+    changed = [a["name"] for a in many["apps"]]
+    assert changed == [f"fleet/app{n:02d}" for n in range(0, 24, 5)]
+    assert len(many["rendered"]) >= 24
