@@ -11,9 +11,10 @@ import base64
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 MASK = "***"
@@ -38,7 +39,9 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._patterns: list[re.Pattern[str]] = []
+        self._stale = False  # secrets learned since the pattern was compiled
+        self._lock = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
 
     def learn(
@@ -52,12 +55,12 @@ class Redactor:
         """
         if not value:
             return
-        new = {f for f in _forms(value, shortest) if len(f) >= shortest} - self._secrets
-        if not new:
-            return
-        self._secrets |= new
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        with self._lock:
+            new = {f for f in _forms(value, shortest) if len(f) >= shortest} - self._secrets
+            if not new:
+                return
+            self._secrets |= new
+            self._stale = True  # compiled once, when next needed
         if announce:
             for secret in sorted(new):
                 for listener in self._listeners:
@@ -89,17 +92,66 @@ class Redactor:
             listener(secret)
 
     def redact(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(MASK, text)
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    self._patterns = _compiled(self._secrets) if self._secrets else []
+                    self._stale = False
+        for pattern in self._patterns:
+            text = pattern.sub(MASK, text)
+        return text
 
     def known(self) -> Iterable[str]:
         return frozenset(self._secrets)
 
     def forget_all(self) -> None:
-        self._secrets.clear()
-        self._pattern = None
+        with self._lock:
+            self._secrets.clear()
+            self._patterns = []
+            self._stale = False
         self._listeners.clear()
+
+
+def _compiled(secrets: Iterable[str]) -> list[re.Pattern[str]]:
+    """Patterns for all ``secrets``, each a trie: at each character only the secrets that
+    can still match are tried, so thousands of them cost little more than one. A longer
+    secret wins over its own prefix. Secrets that are each other's prefixes too many times
+    over are split into several tries, the longest secrets first."""
+    try:
+        return [re.compile(_trie(secrets))]
+    except RecursionError:
+        ordered = sorted(secrets, key=len, reverse=True)
+        chunks = [ordered[i : i + MAX_NESTING] for i in range(0, len(ordered), MAX_NESTING)]
+        return [re.compile(_trie(chunk)) for chunk in chunks]
+
+
+def _trie(secrets: Iterable[str]) -> str:
+    trie: dict[str, Any] = {}
+    for secret in secrets:
+        node = trie
+        for char in secret:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a secret ends here
+    return _branches(trie, 0)
+
+
+MAX_NESTING = 100  # of optional groups in the trie pattern, beyond which it compiles slowly
+
+
+def _branches(node: dict[str, Any], depth: int) -> str:
+    if depth > MAX_NESTING:
+        raise RecursionError("secrets nest too deeply for one trie pattern")
+    branches = []
+    for char in sorted(key for key in node if key):
+        text, child = char, node[char]
+        while len(child) == 1 and "" not in child:  # a chain: one literal, no recursion
+            ((following, child),) = child.items()
+            text += following
+        branches.append(re.escape(text) + _branches(child, depth + ("" in child)))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body  # greedy: the longer secret first
 
 
 def _b64_inside(data: bytes) -> set[str]:

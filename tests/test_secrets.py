@@ -85,3 +85,12 @@ def test_secret_values_whatever_the_shape(payload: dict[str, object], expected: 
     found = set(secret_values({"kind": "Secret", **payload}))
     assert expected <= found
     assert set(secret_values({"kind": "ConfigMap", **payload})) == set()
+
+
+def test_a_longer_secret_wins_over_its_prefix_and_thousands_stay_cheap() -> None:
+    r = Redactor()
+    r.learn_values(["prefix-12345", "prefix-12345-longer", *(f"many-{i:06d}" for i in range(3000))])
+    assert r.redact("a prefix-12345-longer b prefix-12345 c many-002999") == "a *** b *** c ***"
+    chain = Redactor()  # secrets that are each other's prefixes, deeper than a regex nests
+    chain.learn_values(["a" * 8 + "b" * i for i in range(600)])
+    assert chain.redact("x " + "a" * 8 + "b" * 500 + " y") == "x *** y"
