@@ -198,10 +198,18 @@ class GitHub(Dialect):
             record = f"{name}={value}\n"
         with open(path, "a", encoding="utf-8") as f:
             f.write(record)
-        carry = self.env.get("GITHUB_ENV")
-        if carry and "\n" not in value and "\r" not in value:  # later steps of the job
-            with open(carry, "a", encoding="utf-8") as f:
-                f.write(f"{carried_name(name)}={value}\n")
+        carry = self._carry_file()
+        if carry is not None:  # for later steps of the job; their environment stays as it is
+            write_dotenv(carry, carried_name(name), value)
+
+    def _carry_file(self) -> Path | None:
+        """The job's own record of outputs, in the runner's per-job temporary directory."""
+        temp = self.env.get("RUNNER_TEMP")
+        return Path(temp) / "gitops-outputs.env" if temp else None
+
+    def earlier_output(self, name: str) -> str:
+        """Also from this job's record of outputs, written by an earlier step."""
+        return read_dotenv(self._carry_file(), name) or super().earlier_output(name)
 
     def write_summary(self, markdown: str) -> None:
         path = self.env.get("GITHUB_STEP_SUMMARY")
@@ -242,12 +250,19 @@ class GitLab(Dialect):
 
     def earlier_output(self, name: str) -> str:
         """Also from this job's own dotenv report, written by an earlier step."""
-        if self.dotenv_file and Path(self.dotenv_file).is_file():
-            key = carried_name(name) + "="
-            for line in Path(self.dotenv_file).read_text(encoding="utf-8").splitlines():
-                if line.startswith(key):
-                    return line[len(key) :].replace("\\n", "\n")
-        return super().earlier_output(name)
+        path = Path(self.dotenv_file) if self.dotenv_file else None
+        return read_dotenv(path, name) or super().earlier_output(name)
+
+
+def read_dotenv(path: Path | None, output: str) -> str:
+    """Output ``output`` as ``write_dotenv`` recorded it in ``path``, or ""."""
+    if path is None or not path.is_file():
+        return ""
+    key = carried_name(output) + "="
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(key):
+            return line[len(key) :].replace("\\n", "\n")
+    return ""
 
 
 def write_dotenv(path: Path, key: str, value: str) -> None:

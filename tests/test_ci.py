@@ -106,19 +106,21 @@ def test_gitlab_dotenv_and_sections(tmp_path: Path) -> None:
 
 
 def test_outputs_reach_later_steps_of_the_job(tmp_path: Path) -> None:
-    carry, dotenv = tmp_path / "github_env", tmp_path / "gitops.env"
-    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_ENV": str(carry)}
+    dotenv = tmp_path / "gitops.env"
+    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "RUNNER_TEMP": str(tmp_path)}
     github = GitHub(env, io.StringIO())
     github.set_output("revision", "abc123")
-    github.set_output("files", "a.yaml\nb.yaml")  # not one line: stays a step output
-    assert carry.read_text() == "GITOPS_OUT_REVISION=abc123\n"
-    assert GitHub({"GITOPS_OUT_REVISION": "abc123"}, io.StringIO()).earlier_output("revision")
+    github.set_output("files", "a.yaml\nb.yaml")
+    later = GitHub(env, io.StringIO())  # a later step of the job: same runner temp
+    assert later.earlier_output("revision") == "abc123"
+    assert later.earlier_output("files") == "a.yaml\nb.yaml"
+    assert GitHub({"GITOPS_OUT_REVISION": "d1"}, io.StringIO()).earlier_output("revision") == "d1"
     gitlab = GitLab({}, io.StringIO(), dotenv_file=str(dotenv))
     assert gitlab.earlier_output("revision") == ""
     gitlab.set_output("revision", "def456")  # an earlier step of the same job
-    later = GitLab({"GITOPS_OUT_REPO": "r"}, io.StringIO(), dotenv_file=str(dotenv))
-    assert later.earlier_output("revision") == "def456"
-    assert later.earlier_output("repo") == "r"  # an earlier job, through the dotenv report
+    next_step = GitLab({"GITOPS_OUT_REPO": "r"}, io.StringIO(), dotenv_file=str(dotenv))
+    assert next_step.earlier_output("revision") == "def456"
+    assert next_step.earlier_output("repo") == "r"  # an earlier job, through the dotenv report
 
 
 # -- the CLI in each dialect ------------------------------------------------------------------

@@ -66,21 +66,23 @@ class Job:
     """Steps of one GitHub Actions job: outputs travel to later steps through GITHUB_ENV."""
 
     def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.carry = tmp_path / "github_env"
-        self.base = base_env(
+        (tmp_path / "runner").mkdir()
+        self.env = base_env(
             GITHUB_ACTIONS="true",
             GITHUB_OUTPUT=str(tmp_path / "github_output"),
-            GITHUB_ENV=str(self.carry),
+            GITHUB_ENV=str(tmp_path / "github_env"),
             GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
+            RUNNER_TEMP=str(tmp_path / "runner"),
             **env,
         )
+        self.carried = tmp_path / "runner" / "gitops-outputs.env"
 
-    def env(self) -> dict[str, str]:
-        lines = self.carry.read_text().splitlines() if self.carry.exists() else []
-        return self.base | dict(line.split("=", 1) for line in lines)
+    def outputs(self) -> dict[str, str]:
+        lines = self.carried.read_text().splitlines() if self.carried.exists() else []
+        return dict(line.split("=", 1) for line in lines)
 
     def run(self, *argv: str) -> int:
-        return cli.main(list(argv), env=self.env())
+        return cli.main(list(argv), env=self.env)
 
 
 def bump(job: Job, remote: Path, *extra: str) -> int:
@@ -107,7 +109,7 @@ def test_handoff_follows_bump_and_finds_the_affected_app(
     job = Job(tmp_path, ARGOCD_SERVER=argocd.url, ARGOCD_AUTH_TOKEN=token)
     assert bump(job, remote) == 0
     sha = git.Repo(remote).head_sha("main")
-    carried = job.env()
+    carried = job.outputs()
     assert carried["GITOPS_OUT_REVISION"] == sha
     assert carried["GITOPS_OUT_REPO"] == str(remote)
     capsys.readouterr()
@@ -130,7 +132,8 @@ def test_pull_request_mode_says_handoff_waits_for_the_merge(
     job = Job(tmp_path, ARGOCD_SERVER=argocd.url, ARGOCD_AUTH_TOKEN=token)
     forge = ["--pull-request", "--forge", "local", "--forge-dir", str(tmp_path / "forge")]
     assert bump(job, remote, *forge) == 0
-    assert job.env()["GITOPS_OUT_REVISION"] == ""
+    assert job.outputs()["GITOPS_OUT_REVISION"] == ""
+    assert not (tmp_path / "github_env").exists()  # later steps' environment is untouched
     capsys.readouterr()
     assert job.run("handoff", "--agent", "argocd") == 2
     err = capsys.readouterr().out
