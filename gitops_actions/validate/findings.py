@@ -109,6 +109,7 @@ class Outcome:
     skipped: tuple[Skipped, ...] = ()
     files: int = 0
     resources: int = 0
+    sources: tuple[str, ...] = ()  # the files and rendered entry points checked, by name
     kubernetes_version: str = ""
     unusable: tuple[str, ...] = ()  # files that could not be read, parsed or rendered
     stats: dict[str, float] = field(default_factory=dict, compare=False)

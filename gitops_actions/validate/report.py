@@ -105,16 +105,16 @@ def as_json(outcome: Outcome) -> str:
 
 
 def junit(outcome: Outcome) -> str:
-    """One test case per file with findings or skips; errors fail it, warnings go to
-    its system-out."""
-    by_file: dict[str, list[Finding]] = {}
+    """One test case per file checked (or with findings) and per skip; errors fail it,
+    warnings go to its system-out."""
+    by_file: dict[str, list[Finding]] = {name: [] for name in outcome.sources}
     for f in outcome.findings:
         by_file.setdefault(f.file, []).append(f)
     failures = sum(1 for items in by_file.values() if any(f.severity == "error" for f in items))
     suite = ET.Element(
         "testsuite",
         name=TOOL,
-        tests=str(max(outcome.files, len(by_file)) + len(outcome.skipped)),
+        tests=str(len(by_file) + len(outcome.skipped)),
         failures=str(failures),
         errors="0",
         skipped=str(len(outcome.skipped)),

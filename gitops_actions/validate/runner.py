@@ -128,6 +128,7 @@ def validate(request: Request) -> Outcome:
         tuple(skipped),
         files=len(sources),
         resources=len(checked.seen),
+        sources=tuple(dict.fromkeys(source.file for source in sources)),
         kubernetes_version=version,
         unusable=tuple(dict.fromkeys(unusable)),
         stats={

@@ -61,6 +61,7 @@ OUTCOME = Outcome(
     skipped=(Skipped("charts/redis", "helm is not installed, so the chart was not rendered"),),
     files=4,
     resources=3,
+    sources=("apps/web.yaml", "base/hpa.yaml", "odd, name: 100%.yaml", "base/web.yaml"),
     kubernetes_version="1.32",
     unusable=("odd, name: 100%.yaml",),
     coverage={
@@ -126,6 +127,8 @@ def test_junit_report_fails_files_with_errors_only() -> None:
     by_name = {case.get("name"): case for case in suite.iter("testcase")}
     assert by_name["apps/web.yaml"].find("failure") is not None
     assert by_name["base/hpa.yaml"].find("failure") is None
+    assert list(by_name["base/web.yaml"]) == []  # passed
+    assert len(by_name) == 5
     assert by_name["charts/redis"].find("skipped") is not None
 
 
