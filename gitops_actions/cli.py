@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import sys
 import traceback
@@ -98,6 +99,17 @@ def _add_options(parser: argparse._ActionsContainer, cls: type[Any]) -> None:
             )
 
 
+def _values(raw: str) -> tuple[str, ...]:
+    """A repeatable option's variable: one value per line, or a JSON array of values (how
+    GitLab writes an array input into a string)."""
+    if raw.lstrip().startswith("["):
+        with contextlib.suppress(ValueError):
+            items = json.loads(raw)
+            if isinstance(items, list) and all(isinstance(i, str | int | float) for i in items):
+                return tuple(str(i).strip() for i in items if str(i).strip())
+    return tuple(line.strip() for line in raw.splitlines() if line.strip())
+
+
 def _from_env(name: str, raw: str, kind: type, meta: Meta) -> Any:
     var = env_name(name)
     if kind is bool:
@@ -106,7 +118,7 @@ def _from_env(name: str, raw: str, kind: type, meta: Meta) -> Any:
             return value in _TRUE
         raise UsageError(f"{var}={raw!r}: expected true or false")
     if kind is tuple:
-        return tuple(line.strip() for line in raw.splitlines() if line.strip())
+        return _values(raw)
     if kind in (int, float):
         try:
             return kind(raw)

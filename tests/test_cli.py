@@ -92,6 +92,21 @@ def test_flag_and_environment_variable_are_equivalent(step_name: str, field_name
     assert from_flags == from_env
 
 
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("1.2.3\nlatest\n", ("1.2.3", "latest")),
+        ('["1.2.3", "latest"]', ("1.2.3", "latest")),  # a GitLab array input, as a string
+        ("[]", ()),
+        ("[not json", ("[not json",)),
+    ],
+)
+def test_repeatable_variable_takes_lines_or_a_json_array(text: str, tags: tuple[str, ...]) -> None:
+    ns = cli.build_parser().parse_known_args(["build"])[0]
+    env = {"GITOPS_IMAGE": "a.example/shop", "GITOPS_TAG": text}
+    assert cli.resolve(STEPS["build"].options, ns, env).tag == tags
+
+
 def test_flag_wins_over_variable() -> None:
     parser = cli.build_parser()
     ns = parser.parse_known_args(["build", "--image", "a.example/flag"])[0]
