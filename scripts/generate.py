@@ -5,6 +5,7 @@
 rewrites, for every step the registry marks built (the demo aside):
   <step>/action.yml   a composite GitHub Action with exactly that step's inputs and outputs
   action.yml          the dispatcher: input ``step`` plus every step's inputs
+  templates/<step>.yml a GitLab CI/CD component (the CI/CD Catalog layout) for the step
 and the README's configuration reference. tests/test_distribution.py fails when a committed
 file differs from what this writes. A step that becomes built gets its files on the next run.
 """
@@ -361,6 +362,108 @@ def render_action() -> str:
     )
 
 
+# -- GitLab CI/CD components -----------------------------------------------------------------
+TOOL_IMAGE = "ghcr.io/gitops-actions/gitops-actions:v0"
+# What a component adds to its step's inputs: where and as what the job runs.
+JOB_INPUTS = {
+    "job-name": ("name of the job", "gitops-{step}"),
+    "job-stage": ("stage the job runs in", "{stage}"),
+    "tool-image": ("the gitops-actions image (pin it by digest)", TOOL_IMAGE),
+}
+STAGES = {"build": "build", "validate": "test", "diff": "test", "comment": "test"}
+DOTENV = "gitops.env"
+# Report files a step writes by default in a component, and the artifact report each is.
+REPORTS: dict[str, dict[str, tuple[str, str]]] = {
+    "validate": {
+        "junit": ("junit", "gitops-junit.xml"),
+        "codequality": ("codequality", "gitops-codequality.json"),
+    },
+}
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def gitlab_input(item: Input) -> dict[str, Any]:
+    """A ``spec:inputs`` entry: typed, with a default unless required, options when closed.
+    An option that is unset by default (no value, or "auto" for a boolean) is a string that
+    may stay empty, since a typed number or boolean cannot be empty."""
+    spec: dict[str, Any] = {"description": item.help[:1024], "type": "string"}
+    if item.kind == "array":
+        spec["type"] = "array"
+        if not item.required:
+            spec["default"] = item.default.splitlines() if item.default else []
+    elif item.required:
+        pass
+    elif item.kind == "boolean" and item.default is not None:
+        spec |= {"type": "boolean", "default": item.default == "true"}
+    elif item.kind == "boolean":
+        spec |= {"default": "", "options": ["", "true", "false"]}
+    elif item.kind == "number" and item.default is not None:
+        spec |= {"type": "number", "default": _number(item.default)}
+    elif item.kind == "number":
+        spec |= {"default": "", "regex": "^([0-9]+([.][0-9]+)?)?$"}
+    else:
+        spec["default"] = item.default or ""
+    if item.choices:
+        spec["options"] = [*([""] if spec.get("default") == "" else []), *item.choices]
+    return spec
+
+
+def component_inputs(name: str) -> list[Input]:
+    inputs = [item for item in step_inputs(STEPS[name]) if item.name != TOKEN_INPUT]
+    reports = REPORTS.get(name, {})
+    if reports:  # the step writes its reports unless the formats are changed
+        defaults = ["text", *(f"{fmt}={path}" for fmt, (_, path) in reports.items())]
+        inputs = [
+            dataclasses.replace(i, default="\n".join(defaults)) if i.env == "GITOPS_FORMAT" else i
+            for i in inputs
+        ]
+    return inputs
+
+
+def render_component(name: str) -> str:
+    inputs = component_inputs(name)
+    extra = [Input(key, "", text, "string", None) for key, (text, _) in JOB_INPUTS.items()]
+    check_names(name, [*inputs, *extra])
+    header = {
+        "spec": {
+            "inputs": {
+                **{
+                    key: {
+                        "description": text,
+                        "type": "string",
+                        "default": default.format(step=name, stage=STAGES.get(name, "deploy")),
+                    }
+                    for key, (text, default) in JOB_INPUTS.items()
+                },
+                **{item.name: gitlab_input(item) for item in inputs},
+            }
+        }
+    }
+    reports = {"dotenv": DOTENV} | {kind: path for kind, path in REPORTS.get(name, {}).values()}
+    job = {
+        "$[[ inputs.job-name ]]": {
+            "stage": "$[[ inputs.job-stage ]]",
+            "image": {"name": "$[[ inputs.tool-image ]]", "entrypoint": [""]},
+            "variables": {item.env: f"$[[ inputs.{item.name} ]]" for item in inputs},
+            "script": [f"gitops-actions {name}"],
+            "artifacts": {"when": "always", "reports": reports},
+        }
+    }
+    text = dump(header) + "---\n" + dump(job)
+    for item in inputs:  # quoted, so an array input arrives as its JSON text
+        text = text.replace(f": $[[ inputs.{item.name} ]]\n", f": '$[[ inputs.{item.name} ]]'\n")
+    return (
+        f"# Generated from the step registry by `{COMMAND}`: do not edit.\n"
+        f"# GitLab CI/CD component: {STEPS[name].summary}\n"
+        "# Inputs reach the CLI as GITOPS_* variables; outputs come back as a dotenv report.\n"
+        + text
+    )
+
+
 # -- the README's configuration reference ----------------------------------------------------
 REFERENCE_START = f"<!-- reference:start (generated by {COMMAND}) -->"
 REFERENCE_END = "<!-- reference:end -->"
@@ -405,6 +508,7 @@ def rendered() -> dict[Path, str]:
     files = {Path("action.yml"): render_action()}
     for name in shipped_steps():
         files[Path(name) / "action.yml"] = render_step_action(name)
+        files[Path("templates") / f"{name}.yml"] = render_component(name)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     files[Path("README.md")] = update_readme(readme)
     return files
