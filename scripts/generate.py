@@ -32,7 +32,7 @@ COMMAND = "python scripts/generate.py"
 SETUP_PYTHON = "actions/setup-python@ece7cb06caefa5fff74198d8649806c4678c61a1"  # v6.3.0
 CACHE = "actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae"  # v5.0.5
 PINNED_TAGS = {SETUP_PYTHON: "v6.3.0", CACHE: "v5.0.5"}
-PYTHON_VERSION = "3.12"  # what setup-python installs when the runner's python3 is older than 3.11
+PYTHON_VERSION = "3.11"  # what setup-python installs (the lock is compiled for 3.11)
 
 # Repeatable options take plural input names (tags, labels, build-args); verbs and
 # adjectives stay as they are.

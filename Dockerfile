@@ -1,0 +1,54 @@
+# The gitops-actions image: the CLI with the exact dependencies of requirements/runtime.txt,
+# git, kustomize and helm, running as a non-root user. The GitLab components run in it.
+#   docker build -t gitops-actions .
+# Each part comes from an image named by a build argument; pin them by digest
+# (--build-arg KUSTOMIZE_IMAGE=registry.k8s.io/kustomize/kustomize@sha256:...).
+ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+ARG KUSTOMIZE_IMAGE=registry.k8s.io/kustomize/kustomize:v5.6.0
+ARG HELM_IMAGE=docker.io/alpine/helm:3.17.3
+# the stage or image holding the runtime lock's wheels in /wheels (default: downloaded here)
+ARG WHEELS=download
+
+FROM ${KUSTOMIZE_IMAGE} AS kustomize
+FROM ${HELM_IMAGE} AS helm
+
+FROM ${BASE_IMAGE} AS download
+ARG WHEELS
+COPY requirements/runtime.txt /tmp/runtime.txt
+RUN mkdir -p /wheels && if [ "$WHEELS" = download ]; then \
+      python3 -m pip download --no-cache-dir --no-deps --require-hashes --only-binary :all: \
+        -r /tmp/runtime.txt -d /wheels; \
+    fi
+
+FROM ${WHEELS} AS wheels
+
+FROM ${BASE_IMAGE} AS install
+COPY --from=wheels /wheels /wheels
+COPY requirements/runtime.txt /tmp/runtime.txt
+COPY gitops_actions /opt/gitops-actions/src/gitops_actions
+COPY schemas /opt/gitops-actions/src/schemas
+RUN python3 -m venv /opt/gitops-actions \
+ && /opt/gitops-actions/bin/python -m pip install --no-cache-dir --no-index --find-links /wheels \
+      --require-hashes --only-binary :all: -r /tmp/runtime.txt \
+ && site="$(/opt/gitops-actions/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+ && echo /opt/gitops-actions/src > "$site/gitops_actions_source.pth" \
+ && printf '#!/bin/sh\nexec /opt/gitops-actions/bin/python -I -m gitops_actions "$@"\n' \
+      > /opt/gitops-actions/bin/gitops-actions \
+ && chmod 755 /opt/gitops-actions/bin/gitops-actions \
+ && /opt/gitops-actions/bin/python -m compileall -q /opt/gitops-actions/src
+
+FROM ${BASE_IMAGE}
+COPY --from=kustomize /app/kustomize /usr/local/bin/kustomize
+COPY --from=helm /usr/bin/helm /usr/local/bin/helm
+RUN { command -v git >/dev/null || { apt-get update \
+      && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+      && rm -rf /var/lib/apt/lists/*; }; } \
+ && echo 'gitops:x:10001:10001:gitops-actions:/home/gitops:/bin/sh' >> /etc/passwd \
+ && echo 'gitops:x:10001:' >> /etc/group \
+ && mkdir -p /home/gitops /work && chown 10001:10001 /home/gitops /work
+COPY --from=install /opt/gitops-actions /opt/gitops-actions
+USER 10001:10001
+ENV PATH=/opt/gitops-actions/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/home/gitops
+WORKDIR /work
+ENTRYPOINT ["gitops-actions"]

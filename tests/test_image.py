@@ -1,0 +1,221 @@
+"""The tool's image (Dockerfile) built with a real Docker engine, offline.
+
+Nothing can be pulled, so every image the Dockerfile names by a build argument is made
+here: a base image from this machine's own files (Debian's python3.11 and git, busybox
+for a shell, and the shared libraries they load), a wheels image from the runtime lock's
+wheels (.venv/wheelhouse, from scripts/setup.sh), and stand-ins for the kustomize and helm
+images. The built image must run as a non-root user and validate (render) a kustomization.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_actions.sandbox import DockerSandbox
+
+from support import need
+
+pytestmark = pytest.mark.component
+ROOT = Path(__file__).resolve().parent.parent
+WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
+PYTHON = Path("/usr/bin/python3.11")
+ROOTDIRS = ("usr", "usr/bin", "usr/lib", "usr/lib64", "usr/sbin", "etc", "root")
+SKIP = re.compile(r"/(test|tests|idlelib|tkinter|turtledemo|__pycache__)(/|$)")
+
+
+def _elf(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def _libraries(binaries: list[Path]) -> set[Path]:
+    found: set[Path] = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        found |= {Path(p) for p in re.findall(r"(/\S+\.so[.\d]*) \(0x", out)}
+    return found
+
+
+def base_rootfs(tar_path: Path) -> None:
+    """Debian's python3.11, git and busybox from this machine, with what they load."""
+    trees = [
+        Path("/usr/lib/python3.11"),
+        Path("/usr/lib/git-core"),
+        Path("/usr/share/python-wheels"),
+    ]
+    trees.append(Path("/usr/share/git-core/templates"))
+    files = [PYTHON, Path("/usr/bin/git"), Path("/usr/bin/busybox")]
+    for tree in trees:
+        files += [p for p in tree.rglob("*") if p.is_file() and not SKIP.search(str(p))]
+    modules = list((ROOT / ".venv" / "lib").rglob("*.so*"))  # what the wheels' modules load
+    libraries = _libraries([f for f in files if _elf(f)] + modules)
+    with tarfile.open(tar_path, "w") as tar:
+
+        def add_dir(name: str, mode: int = 0o755) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+
+        def link(name: str, target: str) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+
+        def text(name: str, content: str) -> None:
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+        for name in ROOTDIRS:
+            add_dir(name)
+        add_dir("tmp", 0o1777)
+        for name in ("bin", "sbin", "lib", "lib64"):
+            link(name, f"usr/{name}")
+        added: set[str] = set()
+        paths = sorted({*files, *(Path(os.path.realpath(lib)) for lib in libraries)})
+        for path in paths:
+            name = re.sub(r"^(lib|lib64)/", r"usr/\1/", str(path).lstrip("/"))
+            for parent in reversed(Path(name).parents[:-1]):  # every directory, readable
+                if str(parent) not in added and str(parent) not in ROOTDIRS:
+                    added.add(str(parent))
+                    add_dir(str(parent))
+            if name not in added:
+                added.add(name)
+                tar.add(path, name, recursive=False)
+        for lib in libraries:  # the names the loader looks for, where they are links
+            name = re.sub(r"^(lib|lib64)/", r"usr/\1/", str(lib).lstrip("/"))
+            if name not in added:
+                added.add(name)
+                link(name, os.path.realpath(lib))
+        link("usr/bin/python3", "python3.11")
+        for applet in ("sh", "mkdir", "chown", "chmod", "printf", "rm", "cat", "id", "ls", "env"):
+            link(f"usr/bin/{applet}", "busybox")
+        text("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+        text("etc/group", "root:x:0:\n")
+
+
+def docker(sandbox: DockerSandbox, *args: str, timeout: int = 1800) -> str:
+    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": sandbox.docker_host, "HOME": "/root"}
+    env["DOCKER_BUILDKIT"] = "0"  # the engine's own builder: no buildx here
+    proc = subprocess.run(
+        ["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, (
+        f"docker {' '.join(args[:3])}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    )
+    return proc.stdout
+
+
+def build_from(sandbox: DockerSandbox, context: Path, tag: str, dockerfile: str) -> None:
+    (context / "Dockerfile").write_text(dockerfile)
+    docker(sandbox, "build", "-q", "-t", tag, str(context))
+
+
+@pytest.fixture(scope="module")
+def image(docker_sandbox: DockerSandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    for program, why in (
+        ("docker", "the docker CLI"),
+        ("ldd", "ldd"),
+        ("busybox", "busybox-static"),
+    ):
+        if shutil.which(program) is None:
+            need(f"{why} is not installed")
+    if not PYTHON.is_file() or not any(WHEELHOUSE.glob("*.whl")):
+        need("Debian's python3.11 and .venv/wheelhouse (bash scripts/setup.sh)")
+    work = tmp_path_factory.mktemp("image")
+    base_rootfs(work / "rootfs.tar")
+    docker(docker_sandbox, "import", str(work / "rootfs.tar"), "local/base:test")
+    wheels = work / "wheels"
+    shutil.copytree(WHEELHOUSE, wheels / "wheels")
+    build_from(docker_sandbox, wheels, "local/wheels:test", "FROM scratch\nCOPY wheels /wheels\n")
+    tools = work / "tools"
+    tools.mkdir()
+    (tools / "kustomize").write_text("#!/bin/sh\necho 'v5.6.0 (stand-in)'\n")
+    (tools / "helm").write_text("#!/bin/sh\necho 'v3.17.3 (stand-in)'\n")
+    build_from(
+        docker_sandbox,
+        tools,
+        "local/tools:test",
+        "FROM local/base:test\nCOPY kustomize /app/kustomize\nCOPY helm /usr/bin/helm\n"
+        "RUN chmod 755 /app/kustomize /usr/bin/helm\n",
+    )
+    docker(
+        docker_sandbox,
+        "build",
+        "-q",
+        "-t",
+        "local/gitops-actions:test",
+        "--build-arg",
+        "BASE_IMAGE=local/base:test",
+        "--build-arg",
+        "KUSTOMIZE_IMAGE=local/tools:test",
+        "--build-arg",
+        "HELM_IMAGE=local/tools:test",
+        "--build-arg",
+        "WHEELS=local/wheels:test",
+        str(ROOT),
+    )
+    yield "local/gitops-actions:test"
+
+
+def test_image_runs_as_a_non_root_user_with_its_tools(
+    docker_sandbox: DockerSandbox, image: str
+) -> None:
+    out = docker(
+        docker_sandbox,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        "id -u; id -g; git --version; kustomize; helm; gitops-actions --version",
+    )
+    uid, gid, git_version, kustomize, helm, version = out.splitlines()
+    assert uid != "0" and gid != "0"
+    assert git_version.startswith("git version ")
+    assert "stand-in" in kustomize and "stand-in" in helm
+    assert version.startswith("gitops-actions ")
+
+
+def test_image_validates_a_kustomization(
+    docker_sandbox: DockerSandbox, image: str, tmp_path: Path
+) -> None:
+    app = tmp_path / "config" / "apps" / "shop"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text(
+        "namespace: shop\nresources: [cm.yaml]\nimages:\n  - name: r.test/shop\n    newTag: 1.2.3\n"
+    )
+    (app / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop}\n")
+    for path in (tmp_path, *tmp_path.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's user
+    out = docker(
+        docker_sandbox,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{tmp_path / 'config'}:/work:ro",
+        image,
+        "validate",
+        "apps/shop",
+        "--format",
+        "json",
+    )
+    assert '"resources": 1' in out and '"errors": 0' in out, out
