@@ -103,8 +103,8 @@ def test_flag_and_environment_variable_are_equivalent(step_name: str, field_name
 )
 def test_repeatable_variable_takes_lines_or_a_json_array(text: str, tags: tuple[str, ...]) -> None:
     ns = cli.build_parser().parse_known_args(["build"])[0]
-    env = {"GITOPS_IMAGE": "a.example/shop", "GITOPS_TAG": text}
-    assert cli.resolve(STEPS["build"].options, ns, env).tag == tags
+    env = {"GITOPS_IMAGE": "a.example/shop", "GITOPS_TAGS": text}
+    assert cli.resolve(STEPS["build"].options, ns, env).tags == tags
 
 
 def test_flag_wins_over_variable() -> None:
