@@ -32,9 +32,17 @@ def same_repo(url: str, other: str) -> bool:
 
 
 def remote_url(root: Path) -> str:
-    """The ``origin`` URL of the checkout at ``root``, or "" when there is none."""
+    """The ``origin`` URL of the checkout at ``root``, or "" when there is none.
+
+    Only a checkout's top level has one: agents resolve paths from the top of the repo, so
+    a folder inside another repo (a fixture, a subtree) is not that repo as they see it.
+    """
     try:
-        done = git.Repo(root).git("remote", "get-url", "origin", timeout=30, check=False)
+        repo = git.Repo(root)
+        top = repo.git("rev-parse", "--show-toplevel", timeout=30, check=False)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root.resolve():
+            return ""
+        done = repo.git("remote", "get-url", "origin", timeout=30, check=False)
     except GitopsError:
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""

@@ -337,3 +337,18 @@ def test_a_helmrelease_of_a_chart_in_the_repo_and_a_folder_both_clusters_apply(
         groups = {e.group for e in model.entries if e.name.startswith(f"clusters/{env}/")}
         assert groups == {f"clusters/{env}/flux-system/gotk-sync.yaml#flux-system/flux-system"}
     assert apps.affected(root, ["charts/web/templates/cm.yaml"]) == [web]
+
+
+def test_the_origin_of_an_enclosing_repo_is_not_this_repos_url(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    shutil.copytree(MONOREPO, outer / "fleet")
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    subprocess.run(
+        ["git", "-C", str(outer), "remote", "add", "origin", "https://github.com/example/x.git"],
+        check=True,
+    )
+    assert apps.remote_url(outer) == "https://github.com/example/x.git"
+    assert apps.remote_url(outer / "fleet") == ""
+    # so the Flux objects in the folder are read as this repo's, not as another repo's
+    assert {e.kind for e in apps.read(outer / "fleet").entries} >= {"flux"}
+    assert {e.kind for e in apps.read(outer).entries} == {"kustomize", "plain"}
