@@ -21,7 +21,14 @@ from typing import Any, NoReturn
 
 from gitops_actions import __version__
 from gitops_actions.ci import Annotation, Dialect, GitHub, detect
-from gitops_actions.errors import EXIT_OK, GitopsError, NotBuiltYet, UsageError, exit_code_for
+from gitops_actions.errors import (
+    EXIT_OK,
+    GitopsError,
+    NotBuiltYet,
+    UsageError,
+    cap,
+    exit_code_for,
+)
 from gitops_actions.secrets import REDACTOR, RedactingStream, TextSink
 from gitops_actions.step import Context, Meta, Step, StepResult, env_name, flag_name, option, public
 from gitops_actions.steps import STEPS
@@ -165,7 +172,12 @@ def _epilog(step: Step) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes become one clear error line (exit 2), like every other error."""
+    """Usage mistakes become one clear error line (exit 2), like every other error.
+    No abbreviations: ``--imag`` is not taken for ``--image`` (nor the next option added)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
@@ -220,15 +232,15 @@ def _report_error(error: BaseException, where: str, ci: Dialect | None, err: Tex
     if isinstance(error, GitopsError):
         line = error.one_line()
     elif isinstance(error, OSError) and error.filename:
-        line = f"{error.filename}: {error.strerror or error}"
+        line = cap(f"{error.filename}: {error.strerror or error}")
     else:
-        line = f"internal error: {error!r} (rerun with --debug and report it)"
+        line = cap(f"internal error: {error!r} (rerun with --debug and report it)")
     if isinstance(ci, GitHub):
         path = getattr(error, "path", None)
         ci.annotate(
             Annotation(
                 "error",
-                getattr(error, "message", line) if path else line,
+                cap(getattr(error, "message", line)) if path else line,
                 file=path,
                 line=getattr(error, "line", None),
                 col=getattr(error, "column", None),
@@ -281,6 +293,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except BaseException as error:  # one place maps every error to a line and a code
         if _wants_debug(argv, env):
             traceback.print_exc(file=err)
+            if getattr(error, "debug", ""):
+                err.write(f"{error.debug}\n")  # type: ignore[attr-defined]
         _report_error(error, step_name, ci, err)
         return exit_code_for(error)
     finally:

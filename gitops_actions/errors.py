@@ -16,6 +16,19 @@ EXIT_EXTERNAL = 3
 EXIT_INTERNAL = 70  # a bug in this tool: rerun with --debug and report the traceback
 
 
+LINE_LIMIT = 300  # characters of an error line; the middle of a longer one is cut
+
+
+def cap(text: str, limit: int = LINE_LIMIT) -> str:
+    """``text`` on one line of at most ``limit`` characters: a 100 KB argument quoted in a
+    message does not print 100 KB. The start and the end (the hint) are kept."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    tail = limit // 3
+    return f"{line[: limit - tail - 5]} ... {line[-tail:]}"
+
+
 class GitopsError(Exception):
     """Root of every error this tool raises on purpose.
 
@@ -31,9 +44,11 @@ class GitopsError(Exception):
         self.transient = transient
         self.hint = hint
 
+    debug = ""  # detail for --debug only (a whole command line), never in the error line
+
     def one_line(self) -> str:
         text = self.message if not self.hint else f"{self.message} ({self.hint})"
-        return " ".join(text.split())
+        return cap(text)
 
 
 class UsageError(GitopsError):
@@ -66,7 +81,7 @@ class InputError(GitopsError):
                 if self.column is not None:
                     where += f":{self.column}"
             where += ": "
-        return where + super().one_line()
+        return cap(where + super().one_line())
 
 
 class CheckFailed(GitopsError):

@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_actions.errors import ExternalError
+from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.proc import Completed, ProcessFailed, run
 from gitops_actions.retry import Deadline, DeadlineExceeded
 from gitops_actions.secrets import REDACTOR
+from gitops_actions.secrets import redact as redact_text
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,20 @@ class PushRejected(ExternalError):
     """The remote moved on: fetch, redo the change on the new tip, push again."""
 
 
-_REJECTED = re.compile(
-    r"non-fast-forward|fetch first|stale info|incorrect old value|"
-    r"cannot lock ref|failed to update ref|\[rejected\]|\[remote rejected\]",
+class PushRefused(ExternalError):
+    """The remote refused the push for a reason of its own (a hook, a protected branch):
+    trying again will not help; the remote's own words say why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+# a race with another writer: the ref moved, or was locked, while we pushed
+_MOVED = re.compile(
+    r"non-fast-forward|fetch first|stale info|incorrect old value|cannot lock ref|"
+    r"failed to update ref|failed to lock"
 )
+_REFUSED = re.compile(r"\[remote rejected\]\s*(?:\((.*)\))?")
 
 
 NETWORK_TIMEOUT = 300.0  # for one network call when no deadline is given
@@ -173,8 +184,23 @@ class Repo:
         try:
             self.remote_git(*args)
         except ProcessFailed as err:
-            if _REJECTED.search(err.stderr + err.stdout):
+            said = err.stderr + err.stdout
+            if _MOVED.search(said):
                 raise PushRejected(f"push to {remote} rejected: the branch moved on") from None
+            refused = _REFUSED.search(said)
+            if refused:
+                why = refused.group(1) or "no reason given"
+                words = [
+                    line.removeprefix("remote:").strip()
+                    for line in err.stderr.splitlines()
+                    if line.startswith("remote:") and line.removeprefix("remote:").strip()
+                ]
+                told = f": {' | '.join(words)}" if words else ""
+                raise PushRefused(
+                    redact_text(
+                        f"the remote refused the push to {refspec.split(':')[-1]} ({why}){told}"
+                    )
+                ) from None
             raise
 
 
@@ -205,7 +231,12 @@ def clone(
         args.append(f"--depth={depth}")
     if branch:
         args += ["--branch", branch]
-    repo.remote_git(*args, "--", url, str(dest))
+    try:
+        repo.remote_git(*args, "--", url, str(dest))
+    except ProcessFailed as err:
+        if branch and "not found in upstream" in err.stderr:
+            raise UsageError(f"--branch {branch}: no such branch in {url}") from None
+        raise
     return Repo(dest, identity=identity, auth=auth, env=env, deadline=deadline)
 
 
@@ -231,6 +262,8 @@ def remote_default_branch(
             return usual
     if len(heads) == 1:
         return str(heads[0])
+    if not heads:
+        raise UsageError(f"{url}: the repository has no commits yet", hint="push a first commit")
     raise ExternalError(
         f"{url}: cannot tell the remote's default branch", transient=False, hint="pass --branch"
     )

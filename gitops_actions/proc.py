@@ -30,10 +30,11 @@ class Completed:
 class ProcessFailed(ExternalError):
     def __init__(self, cmd: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
         output = (stderr.strip() or stdout.strip())[-OUTPUT_TAIL:]
-        text = f"`{shlex.join(cmd)}` exited with {returncode}"
+        text = f"{_what(cmd)} exited with {returncode}"
         if output:
             text += ": " + " | ".join(output.splitlines()[-6:])
         super().__init__(redact(text))
+        self.debug = redact(f"command: {shlex.join(cmd)}")
         self.cmd = tuple(cmd)
         self.returncode = returncode
         self.stdout = stdout

@@ -95,16 +95,16 @@ class ArtifactPlanner:
             old_value if old_value and old_value.startswith("sha256:") else None,
         )
         new = ImageRef(repository, self.target.tag, None if self.target.tag else self.target.digest)
-        if node is None or new_value is None:
+        if new_value is None:
+            return
+        if node is None:
+            kept = f"{what}: not set, the chart follows its latest version"
+            self.p._record(what, anchor, old, old, [], [f"{kept}; left alone"], kept)
             return
         if is_range(old_value) and not self.force_pin:
+            kept = f"{what}: {old_value!r} is a semver range"
             self.p._record(
-                what,
-                node,
-                old,
-                old,
-                [],
-                [f"{what}: {old_value!r} is a semver range; left alone (--force-pin pins it)"],
+                what, node, old, old, [], [f"{kept}; left alone (--force-pin pins it)"], kept
             )
             return
         self.p._hit(what, node, old, new, [(node, new_value)])
@@ -123,13 +123,9 @@ class ArtifactPlanner:
             repository, scalar(mapping_get(ref, "tag")), scalar(mapping_get(ref, "digest"))
         )
         if old_range and not self.force_pin:
+            kept = f"{what}: semver {old_range!r} is a range"
             self.p._record(
-                what,
-                ref,
-                old,
-                old,
-                [],
-                [f"{what}: semver {old_range!r} is a range; left alone (--force-pin pins it)"],
+                what, ref, old, old, [], [f"{kept}; left alone (--force-pin pins it)"], kept
             )
             return
         fields: dict[str, str | None] = {"digest": self.target.digest}

@@ -41,6 +41,7 @@ class Hit:
     new: ImageRef
     splices: tuple[Splice, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    kept: str = ""  # why this place is left as it is, when not because it is up to date
 
 
 def _same_repo(text: str | None, target: ImageRef) -> bool:
@@ -155,6 +156,12 @@ class Planner:
                 edits.append((digest_node, new_digest or ""))
                 if not new_digest:
                     notes.append(f"{what}: digest pin cleared (the new reference has no digest)")
+            elif digest_node is None and self.target.digest:
+                notes.append(
+                    f"warning: {self.src.path}:{self.src.line_of(tag_node or anchor)} {what}: "
+                    f"no digest: field, so {self.target.digest[:19]}... is not written "
+                    "(add a digest: field next to tag: to pin it)"
+                )
         old = ImageRef(repository, old_tag or None, old_digest)
         new = ImageRef(repository, new_tag or None, new_digest)
         self._hit(what, tag_node or digest_node or anchor, old, new, edits, notes)
@@ -292,7 +299,9 @@ class Planner:
         new: ImageRef,
         splices: list[Splice],
         notes: list[str],
+        kept: str = "",
     ) -> None:
+        line = self.src.line_of(node)
         self.hits.append(
-            Hit(self.src.path, self.src.line_of(node), what, old, new, tuple(splices), tuple(notes))
+            Hit(self.src.path, line, what, old, new, tuple(splices), tuple(notes), kept)
         )

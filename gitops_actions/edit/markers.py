@@ -34,9 +34,10 @@ def _value_for(part: str | None, ref: ImageRef) -> str | None:
     return ref.tag if part == "tag" else ref.digest
 
 
-def _scalars_by_line(source: Source) -> dict[int, yaml.ScalarNode]:
-    """The last scalar value ending on each line (0-based), keys excluded."""
-    by_line: dict[int, yaml.ScalarNode] = {}
+def _scalars_by_line(source: Source) -> dict[int, tuple[yaml.ScalarNode, int]]:
+    """The last scalar value ending on each line (0-based), keys excluded, with the id of
+    the collection holding it (so a reference's parts marked apart are found together)."""
+    by_line: dict[int, tuple[yaml.ScalarNode, int]] = {}
     stack: list[yaml.Node] = list(source.docs)
     while stack:
         node = stack.pop()
@@ -50,53 +51,65 @@ def _scalars_by_line(source: Source) -> dict[int, yaml.ScalarNode]:
             if isinstance(value, yaml.ScalarNode):
                 line = value.end_mark.line
                 known = by_line.get(line)
-                if known is None or known.end_mark.index < value.end_mark.index:
-                    by_line[line] = value
+                if known is None or known[0].end_mark.index < value.end_mark.index:
+                    by_line[line] = (value, id(node))
         stack.extend(c for c in children(node) if not isinstance(c, yaml.ScalarNode))
     return by_line
 
 
 def plan_setters(source: Source, setters: dict[str, ImageRef]) -> list[Hit]:
-    """Hits for every marked field whose policy is in ``setters``."""
+    """Hits for every marked field whose policy is in ``setters``.
+
+    Fields of one reference marked apart (``:name``, ``:tag``, ``:digest`` in one mapping)
+    are reported as that reference: each hit's old and new are the whole image reference
+    the fields make up, before and after, not a part dressed as a reference."""
     if "$imagepolicy" not in source.text:
         return []
     by_line = _scalars_by_line(source)
-    hits: list[Hit] = []
+    found: list[tuple[int, str, str | None, yaml.ScalarNode, int]] = []
     for number, line in enumerate(source.text.splitlines()):
         match = MARKER.search(line)
         if not match:
             continue
         policy, part = split_marker(match.group(1))
-        node = by_line.get(number)
-        if policy not in setters or node is None or node.end_mark.column > match.start():
+        entry = by_line.get(number)
+        if policy not in setters or entry is None or entry[0].end_mark.column > match.start():
             continue
+        found.append((number, match.group(1), part, entry[0], entry[1]))
+    parts: dict[tuple[str, int], dict[str, str]] = {}
+    for _, marker, part, node, parent in found:
+        if part is not None:
+            parts.setdefault((split_marker(marker)[0], parent), {})[part] = node.value
+    hits: list[Hit] = []
+    for number, marker, part, node, parent in found:
+        policy = split_marker(marker)[0]
         ref = setters[policy]
         value = _value_for(part, ref)
         if value is None:
             continue
-        old = _old_ref(node.value, part, ref)
-        new = (
-            ref
-            if part is None
-            else old.with_(
-                tag=ref.tag if part == "tag" else old.tag,
-                digest=ref.digest if part == "digest" else old.digest,
-            )
-        )
-        what = f'setter "{match.group(1)}"'
+        if part is None:
+            old, new = _parse_or(node.value, ref), ref
+        else:
+            old, new = _whole(parts[(policy, parent)], ref)
+        what = f'setter "{marker}"'
         splices = () if node.value == value else (source.replace_scalar(node, value, what),)
         hits.append(Hit(source.path, number + 1, what, old, new, splices))
     return hits
 
 
-def _old_ref(value: str, part: str | None, ref: ImageRef) -> ImageRef:
-    if part is None:
-        try:
-            return parse(value)
-        except Exception:
-            return ImageRef(ref.repository)
-    if part == "tag":
-        return ImageRef(ref.repository, value or None)
-    if part == "digest":
-        return ImageRef(ref.repository, None, value or None)
-    return ImageRef(value or ref.repository)
+def _parse_or(value: str, ref: ImageRef) -> ImageRef:
+    try:
+        return parse(value)
+    except Exception:
+        return ImageRef(ref.repository)
+
+
+def _whole(fields: dict[str, str], ref: ImageRef) -> tuple[ImageRef, ImageRef]:
+    """The reference the marked fields hold now, and the one they will hold."""
+    old = ImageRef(fields.get("name") or ref.repository, fields.get("tag"), fields.get("digest"))
+    new = ImageRef(
+        ref.repository if "name" in fields else old.repository,
+        ref.tag if "tag" in fields and ref.tag else old.tag,
+        ref.digest if "digest" in fields and ref.digest else old.digest,
+    )
+    return old, new

@@ -316,7 +316,11 @@ def report(
     if dry_run:
         message = f"dry run: {len(result.files)} file(s) would change"
     elif not outcome.changed:
-        message = f"nothing to change ({result.found} place(s) already up to date)"
+        kept = [h.kept for h in result.hits if h.kept and not h.splices]
+        current = result.found - len(kept)
+        said = [f"{current} place(s) already up to date"] if current or not kept else []
+        said += [f"left alone: {'; '.join(dict.fromkeys(kept))}"] if kept else []
+        message = f"nothing to change ({', '.join(said)})"
         message += f"; pull request {url}" if url else ""
     elif url:
         message = f"pull request {url} carries {outcome.commit[:12]} on {outcome.branch}"

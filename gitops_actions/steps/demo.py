@@ -134,11 +134,10 @@ def _deliver(work: Path, image: str, ctx: Context) -> list[str]:
 
     remote = str(work / "remotes" / "config.git")
     forge = str(work / "forge")
-    done = []
     result = bump.run(
         bump.Options(repo=remote, image=(image,), files=("apps/shop/overlays/dev/*",)), ctx
     )
-    done.append(f"**bump** dev: {result.message}")
+    done = [_told(ctx, "**bump** dev", result)]
     result = promote.run(
         promote.Options(
             repo=remote,
@@ -150,12 +149,29 @@ def _deliver(work: Path, image: str, ctx: Context) -> list[str]:
         ),
         ctx,
     )
-    done.append(f"**promote** dev to prod: {result.message}")
-    done += _review(work, ctx, result.outputs.get("branch", ""))
-    for line in done:
+    done.append(_told(ctx, "**promote** dev to prod", result))
+    review = _review(work, ctx, result.outputs.get("branch", ""))
+    for line in review:
         ctx.ci.log(line.replace("**", ""))
     ctx.ci.log(f"pull requests: {work / 'forge' / 'pulls'}")
-    return done
+    return done + review
+
+
+def _told(ctx: Context, label: str, result: StepResult) -> str:
+    """Say what a delivery step did (its message, files and references) right after its
+    section; the summary line for it."""
+    line = f"{label}: {result.message}"
+    ctx.ci.log(line.replace("**", ""))
+    out = result.outputs
+    for old, new in zip(
+        out.get("old-ref", "").splitlines(), out.get("new-ref", "").splitlines(), strict=False
+    ):
+        ctx.ci.log(f"  {old} -> {new}")
+    for path in out.get("files", "").splitlines():
+        ctx.ci.log(f"  changed {path}")
+    if out.get("pull-request-url"):
+        ctx.ci.log(f"  pull request {out['pull-request-url']} (branch {out.get('branch', '')})")
+    return line
 
 
 def _handoff(work: Path, ctx: Context) -> str:

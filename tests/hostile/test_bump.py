@@ -114,3 +114,24 @@ def test_duplicate_keys_elsewhere_do_not_stop_a_bump(tmp_path: Path) -> None:
     root = tree(tmp_path, {DEPLOY: text})
     result = bump(root, "--image", f"{IMAGE}:1.1.0", "--dry-run")
     judge(result, codes=(0,))
+
+
+LONG = {
+    "a 100 KB --image": ("--image", "r.test/" + "a" * 100_000 + ":1"),
+    "a 100 KB --set": ("--set", "x.yaml:" + "k" * 100_000 + "=1"),
+    "a 100 KB --setter": ("--setter", "n" * 100_000),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG))
+def test_a_huge_argument_is_not_printed_back_whole(tmp_path: Path, name: str) -> None:
+    result = bump(tree(tmp_path), *LONG[name])
+    judge(result, codes=(1, 2))  # 1: a valid reference nothing references
+    assert len(result.stderr) <= 360 and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("abbreviated", ["--imag", "--no-comm", "--dry", "--allow-down"])
+def test_abbreviated_options_are_refused(tmp_path: Path, abbreviated: str) -> None:
+    result = run("bump", "--repo", ".", abbreviated, f"{IMAGE}:1.1.0", cwd=tree(tmp_path))
+    judge(result, codes=(2,))
+    assert abbreviated in result.stderr

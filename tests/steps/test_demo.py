@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,14 @@ def test_demo_runs_the_pipeline(tmp_path: Path) -> None:
     values = config.git("show", "main:apps/payments/values.yaml").stdout
     assert f"repository: {registry}/demo/payments" in values
     assert (work / "forge" / "comments").is_dir()
+    # the bump and promote sections say what they did, right where they ran
+    bump_section = proc.stdout.split("== bump ", 1)[1].split("== ", 1)[0]
+    assert "bump dev: committed " in bump_section
+    assert "  changed apps/shop/overlays/dev/kustomization.yaml" in bump_section
+    assert ":9.9.9@sha256:" in bump_section and " -> " in bump_section
+    promote_section = proc.stdout.split("== promote ", 1)[1].split("== ", 1)[0]
+    assert "promote dev to prod: pull request " in promote_section
+    assert "  pull request file://" in promote_section
     # bump landed the exact built reference in dev; promote opened a pull request for prod
     dev = config.git("show", "main:apps/shop/overlays/dev/kustomization.yaml").stdout
     image_ref = ref.split("=", 1)[1]
@@ -68,3 +78,38 @@ def test_demo_hands_off_to_the_stand_in_agent_and_records_the_deployment(tmp_pat
     record = json.loads((work / "forge" / "deployments" / "1.json").read_text())
     assert record["sha"] == sha and record["environment"] == "shop-dev"
     assert [s["state"] for s in record["statuses"]] == ["in_progress", "success"]
+
+
+def _demo_script(tmp_path: Path, setup: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """scripts/demo.sh copied beside a stand-in setup.sh and installed command, then run."""
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(root / "scripts" / "demo.sh", tmp_path / "scripts" / "demo.sh")
+    (tmp_path / "scripts" / "setup.sh").write_text(setup)
+    cli = tmp_path / ".venv" / "bin" / "gitops-actions"
+    cli.parent.mkdir(parents=True)
+    cli.write_text('#!/bin/sh\necho "the demo runs: $*"\n')
+    cli.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
+    script = str(tmp_path / "scripts" / "demo.sh")
+    return subprocess.run(
+        ["bash", script, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+def test_demo_script_sends_the_installation_to_a_log_and_says_so(tmp_path: Path) -> None:
+    setup = "for i in $(seq 500); do echo pip line $i; done\n"
+    proc = _demo_script(tmp_path, setup, "--no-docker")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("demo: installing packages (log: ") and lines[0].endswith("done")
+    assert lines[1:] == ["the demo runs: demo --no-docker"]
+    log = Path(lines[0].split("(log: ", 1)[1].split(")", 1)[0])
+    assert log.read_text().count("pip line") == 500
+
+
+def test_demo_script_shows_the_end_of_the_log_when_installation_fails(tmp_path: Path) -> None:
+    proc = _demo_script(tmp_path, "echo early; echo 'no such package: x'; exit 3\n")
+    assert proc.returncode == 1
+    assert "failed; the end of the log:" in proc.stdout and "no such package: x" in proc.stdout
+    assert "the demo runs" not in proc.stdout
