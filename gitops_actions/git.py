@@ -87,7 +87,7 @@ _REFUSED = re.compile(r"\[remote rejected\]\s*(?:\((.*)\))?")
 
 
 NETWORK_TIMEOUT = 300.0  # for one network call when no deadline is given
-LOW_SPEED_SECONDS = 30  # an HTTP transfer slower than 1 KB/s this long is abandoned by git
+LOW_SPEED_SECONDS = 120  # an HTTP transfer stalled (< 1 byte/s) this long is abandoned by git
 
 
 def network_timeout(deadline: Deadline | None, what: str) -> float:
@@ -104,7 +104,7 @@ def git_env(
 ) -> dict[str, str]:
     env = {k: v for k, v in base.items() if not k.startswith("GIT_")}
     env |= {
-        "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+        "GIT_HTTP_LOW_SPEED_LIMIT": "1",
         "GIT_HTTP_LOW_SPEED_TIME": str(LOW_SPEED_SECONDS),
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",

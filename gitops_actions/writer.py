@@ -267,7 +267,13 @@ def _commit_and_push(
         deadline, what=what, backoff=push_backoff(deadline), sleep=sleep, on_retry=note
     ):
         if attempt > 1:
-            repo.reset_hard(_fetch(repo, branch, shallow))
+            try:
+                repo.reset_hard(_fetch(repo, branch, shallow))
+            except ExternalError as err:  # the remote answered a moment ago: try again
+                if not err.transient:
+                    raise
+                log(f"fetching the new tip of {branch} failed ({err.one_line()}); trying again")
+                continue
         plan = compute(root)
         if not plan.changed:
             return Outcome(plan, False, repo.head_sha(), branch, attempt)
