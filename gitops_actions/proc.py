@@ -50,6 +50,28 @@ def _what(cmd: Sequence[str]) -> str:
     return " ".join(words)
 
 
+def _popen(
+    cmd: Sequence[str],
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    input: str | bytes | None,
+    **output: Any,
+) -> subprocess.Popen[Any]:
+    """Start ``cmd`` with stdout piped, in its own process group (``_kill`` ends it all)."""
+    try:
+        return subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+            **output,
+        )
+    except FileNotFoundError:
+        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+
+
 def _kill(proc: subprocess.Popen[Any]) -> None:
     """Kill ``proc`` and everything it started (git's remote helpers, ssh)."""
     with contextlib.suppress(OSError):
@@ -68,19 +90,7 @@ def _spawn(
 ) -> subprocess.CompletedProcess[Any]:
     """Run ``cmd`` in its own process group, so that at the timeout the group is killed:
     a grandchild holding the pipes (git-remote-https) cannot keep us waiting."""
-    try:
-        proc = subprocess.Popen(
-            list(cmd),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=text,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+    proc = _popen(cmd, cwd, env, input, stderr=subprocess.PIPE, text=text)
     try:
         stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -147,25 +157,14 @@ def stream(
 
     Raises ``ExternalError`` when the program is missing or the timeout passes.
     """
-    try:
-        proc = subprocess.Popen(
-            list(cmd),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            bufsize=1,
-        )
-    except FileNotFoundError:
-        raise ExternalError(f"{cmd[0]}: program not found", transient=False) from None
+    proc = _popen(
+        cmd, cwd, env, input, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1
+    )
     expired = threading.Event()
 
     def kill() -> None:
         expired.set()
-        proc.kill()
+        _kill(proc)
 
     timer = threading.Timer(timeout, kill) if timeout else None
     if timer is not None:
@@ -183,8 +182,10 @@ def stream(
         if timer is not None:
             timer.cancel()
         if proc.poll() is None:
-            proc.kill()
+            _kill(proc)
             proc.wait()
     if expired.is_set():
-        raise ExternalError(f"`{redact(shlex.join(cmd))}` timed out after {timeout}s")
+        raise ExternalError(
+            f"{_what(cmd)} did not finish within {timeout}s", hint="raise --timeout"
+        )
     return returncode
