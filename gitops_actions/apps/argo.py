@@ -12,13 +12,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
 from gitops_actions import imageref
 from gitops_actions.apps.model import Build, EntryPoint, Helm
 from gitops_actions.apps.objects import CHART_FILE, Object, Repo, mapping, normpath, parse
 from gitops_actions.apps.source import same_repo
 from gitops_actions.errors import UsageError
+from gitops_actions.yamlread import dump
 
 API = "argoproj.io/"
 _PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
@@ -172,7 +171,7 @@ def _helm(source: dict[str, Any], path: str, refs: dict[str, str], name: str) ->
     files = [_value_file(str(f), path, refs) for f in spec.get("valueFiles") or ()]
     values = spec.get("valuesObject") or spec.get("values") or ""
     if not isinstance(values, str):
-        values = yaml.safe_dump(values, sort_keys=False)
+        values = dump.dump(values)
     parameters = tuple(
         (str(p.get("name")), str(p.get("value")))
         for p in spec.get("parameters") or ()

@@ -21,20 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops_actions import kustomize
 from gitops_actions.apps import flux
 from gitops_actions.apps.model import EntryPoint
 from gitops_actions.apps.objects import KUSTOMIZATION_FILES, MANIFEST
 from gitops_actions.paths import escapes, walk
 from gitops_actions.validate import render as renderer
-from gitops_actions.yamlread import loader
-
-try:
-    from yaml import CSafeDumper as Dumper
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as Dumper  # type: ignore[assignment]
+from gitops_actions.yamlread import dump, loader
 
 
 @dataclass(frozen=True)
@@ -222,7 +215,8 @@ def _generated(root: Path, path: str) -> dict[str, Any]:
 def _kustomization(folder: Path) -> dict[str, Any]:
     for name in KUSTOMIZATION_FILES:
         if (folder / name).is_file():
-            docs = list(loader.documents(loader.decode((folder / name).read_bytes())))
+            text = loader.decode((folder / name).read_bytes())
+            docs = list(loader.documents(text, kustomize=True))  # as kustomize reads it
             return dict(docs[0].value) if docs and isinstance(docs[0].value, dict) else {}
     return {}
 
@@ -276,9 +270,7 @@ def _mirror(root: Path, path: str, doc: dict[str, Any], scratch: Path) -> tuple[
             break
         here, there = here / nxt, there / nxt
         there.mkdir()
-    (there / "kustomization.yaml").write_text(
-        yaml.dump(doc, Dumper=Dumper, sort_keys=False), encoding="utf-8"
-    )
+    (there / "kustomization.yaml").write_text(dump.dump(doc), encoding="utf-8")
     return base, there
 
 
@@ -329,7 +321,6 @@ def _after(entry: EntryPoint, done: Rendered) -> Rendered:
 
 
 def _dump(resources: Iterable[Mapping[str, Any]]) -> str:
-    return "".join(
-        "---\n" + yaml.dump(dict(r), Dumper=Dumper, sort_keys=False, width=1 << 16)
-        for r in resources
-    )
+    """As kustomize writes them: a string stays a string for every reader (``0o644``,
+    ``1e3``, ``y``), so a ``postBuild`` round trip changes nothing but the variables."""
+    return dump.dump_documents(resources)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import yaml
-
 from gitops_actions.apps.flux import elsewhere
 from gitops_actions.apps.model import Build, EntryPoint, Helm
 from gitops_actions.apps.objects import CHART_FILE, Repo, mapping, normpath
+from gitops_actions.yamlread import dump
 
 API = "helm.toolkit.fluxcd.io/"
 
@@ -39,7 +38,7 @@ def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
         helm = Helm(
             release=str(obj.spec.get("releaseName") or obj.name),
             value_files=files,
-            values=yaml.safe_dump(values, sort_keys=False) if isinstance(values, dict) else "",
+            values=dump.dump(values) if isinstance(values, dict) else "",
         )
         yield EntryPoint(
             name=f"{obj.file}#{name}",
