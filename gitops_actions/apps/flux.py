@@ -204,19 +204,25 @@ def _variables(
         if not isinstance(ref, dict):
             continue
         kind, name = str(ref.get("kind") or ""), str(ref.get("name") or "")
-        named = [o for o in repo.named(kind, name) if o.api == "v1"]
-        found = [o for o in named if (o.namespace or obj.namespace) == obj.namespace] or named
+        found = referenced(repo, obj, kind, name)
         if not found:
             if not ref.get("optional"):
                 notes.append(f"substituteFrom {kind} {name} is not in the repo")
             continue
         files.add(found[0].file)
-        values.update(_data(found[0]))
+        values.update(config_data(found[0]))
     values.update(_strings(post.get("substitute")))
     return values, files, notes
 
 
-def _data(obj: Object) -> dict[str, str]:
+def referenced(repo: Repo, obj: Object, kind: str, name: str) -> list[Object]:
+    """The ConfigMaps or Secrets of the repo that ``obj`` names: in its namespace first."""
+    named = [o for o in repo.named(kind, name) if o.api == "v1"]
+    return [o for o in named if (o.namespace or obj.namespace) == obj.namespace] or named
+
+
+def config_data(obj: Object) -> dict[str, str]:
+    """The string values of a ConfigMap, or a Secret (decoded; SOPS-encrypted ones left out)."""
     found = _strings(obj.value.get("data"))
     if obj.kind != "Secret":
         return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gitops_actions.apps import helmvalues
 from gitops_actions.apps.flux import elsewhere
 from gitops_actions.apps.model import Build, EntryPoint, Helm
 from gitops_actions.apps.objects import CHART_FILE, Repo, mapping, normpath
@@ -14,7 +15,8 @@ API = "helm.toolkit.fluxcd.io/"
 
 def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
     """A HelmRelease with ``chart.spec.sourceRef`` a GitRepository of this repo: its chart
-    folder, templated with its release name, values and values files; HelmReleases of
+    folder, templated with its release name, values files, and values (``valuesFrom``, then
+    ``values``); HelmReleases of
     charts from elsewhere (Helm and OCI repositories) are resources, nothing more."""
     ours = elsewhere(repo, repo_url)
     for obj in repo.of_kind(API, "HelmRelease"):
@@ -32,19 +34,21 @@ def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
             yield f"{label}: chart {chart.get('chart')!r} is not a chart folder of the repo"
             continue
         files = tuple(normpath(path, str(f)) for f in chart.get("valuesFiles") or ())
-        values = obj.spec.get("values")
+        composed = helmvalues.compose(repo, obj)
         namespace = str(obj.spec.get("targetNamespace") or obj.namespace)
         name = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name
         helm = Helm(
             release=str(obj.spec.get("releaseName") or obj.name),
             value_files=files,
-            values=dump.dump(values) if isinstance(values, dict) else "",
+            values=dump.dump(composed.values) if composed.values else "",
         )
         yield EntryPoint(
             name=f"{obj.file}#{name}",
             kind="flux",
             path=path,
-            inputs=tuple(sorted({obj.file, path, *files})),
+            inputs=tuple(sorted({obj.file, path, *files, *composed.files})),
             defined_in=obj.file,
             build=Build(default_namespace=namespace, helm=helm),
+            notes=tuple(composed.notes),
+            settings=tuple(sorted(composed.files)),
         )
