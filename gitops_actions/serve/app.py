@@ -137,6 +137,10 @@ def _work(
     owner = owner_id()
     store = open_store(settings.queue, settings.run.state, owner, recover=False)
     runner = Runner(settings.run, store, log)
+    # what this process starts (renders included) inherits: nothing secret; git fetches
+    # are given the service's environment, and the token, explicitly
+    os.environ.clear()
+    os.environ.update(runner.render_env)
     capture_logging(log)
     workers = Workers(
         store,

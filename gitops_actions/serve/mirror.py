@@ -1,9 +1,15 @@
 """One bare mirror per repository; each run fetches the base branch and the head into it.
 
-Credentials reach git through the environment only (``git.Auth``): never in a URL, never
-in ``.git/config``. The head of a pull request from a fork is fetched without any.
-Fetches into one mirror take turns (a thread lock, and a file lock for other processes
-sharing the directory); reading objects for the renders needs no lock.
+Both come from the base repository, in one fetch: the head of a pull request from the same
+repository is its branch; the head of one from a fork is the ref the forge keeps for it in
+the base repository (``refs/pull/<N>/head`` on GitHub, ``refs/merge-requests/<IID>/head``
+on GitLab), since a private fork cannot be fetched by its own URL and a public one needs
+no trust in the URL a delivery names. Credentials reach git through the environment only
+(``git.Auth``): never in a URL, never in ``.git/config``.
+
+The mirror stays between runs, so a fetch transfers only the new commits. Fetches into one
+mirror take turns (a thread lock, and a file lock for other processes sharing the
+directory); reading objects for the renders needs no lock.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from gitops_actions.errors import ExternalError
 from gitops_actions.serve.events import Job
 
 USERNAMES = {"github": "x-access-token", "gitlab": "oauth2"}
+FORK_HEADS = {"github": "refs/pull/{number}/head", "gitlab": "refs/merge-requests/{number}/head"}
+# a fetch does no more than fetch: no FETCH_HEAD, no forced-update scan, no maintenance
+FETCH = ("fetch", "--quiet", "--no-tags", "--force", "--no-write-fetch-head",
+         "--no-show-forced-updates", "--no-auto-maintenance", "--no-auto-gc")  # fmt: skip
 
 
 class HeadMissing(ExternalError):
@@ -27,7 +37,7 @@ class HeadMissing(ExternalError):
 
 class Mirrors:
     def __init__(self, root: Path, forge: str, token: str | None, env: dict[str, str]) -> None:
-        self.root = root
+        self.root, self.forge = root, forge
         self.auth = git.Auth(token=token, username=USERNAMES[forge]) if token else None
         self.env = env
         self._locks: dict[Path, threading.Lock] = {}
@@ -42,6 +52,12 @@ class Mirrors:
         with self._guard:
             return self._locks.setdefault(path, threading.Lock())
 
+    def head_source(self, job: Job) -> str:
+        """The ref of the base repository that holds the job's head."""
+        if job.fork:
+            return FORK_HEADS[self.forge].format(number=job.number)
+        return f"refs/heads/{job.head_ref}"
+
     def fetch(self, job: Job) -> tuple[git.Repo, str]:
         """The mirror holding the job's base and head, and the base branch's commit."""
         path = self.path(job.project)
@@ -53,15 +69,10 @@ class Mirrors:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 if not (path / "HEAD").exists():
                     git.init(path, bare=True, env=self.env)
-                trusted = git.Repo(path, auth=self.auth, env=self.env)
-                trusted.git(
-                    "fetch", "--quiet", "--no-tags", "--force", "--", job.base_url,
+                git.Repo(path, auth=self.auth, env=self.env).git(
+                    *FETCH, "--", job.base_url,
                     f"+refs/heads/{job.base_ref}:{base_ref}",
-                )  # fmt: skip
-                fetcher = git.Repo(path, env=self.env) if job.fork else trusted
-                fetcher.git(
-                    "fetch", "--quiet", "--no-tags", "--force", "--", job.head_url,
-                    f"+refs/heads/{job.head_ref}:{head_ref}",
+                    f"+{self.head_source(job)}:{head_ref}",
                 )  # fmt: skip
         repo = git.Repo(path, env=self.env)
         found = repo.git("cat-file", "-e", f"{job.head_sha}^{{commit}}", check=False)

@@ -42,6 +42,14 @@ from gitops_actions.yamlread.loader import read_values
 
 STATUS_CONTEXT = "gitops-actions/diff"
 SHOWN_FINDINGS = 20
+# All that renders (kustomize, helm) see of the service's environment, for every pull
+# request, from forks too: no token, no registry or cloud credentials, a proxy only when
+# its URL carries no password; and a home of their own, so no credentials file is found.
+RENDER_ENV = frozenset(
+    {"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL", "TERM",
+     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+)  # fmt: skip
+PROXIES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"})
 
 
 class ReplyForge(Forge, Protocol):
@@ -58,7 +66,7 @@ class RunConfig:
     forge_url: str | None
     token: str | None
     state: Path
-    env: Mapping[str, str]  # what renders and git see: no secrets in it
+    env: Mapping[str, str]  # what git sees: no secrets in it (the token goes per fetch)
     target: str = "serve"
     render_workers: int = 2
     max_attempts: int = 6
@@ -71,7 +79,8 @@ class Runner:
         self.config, self.store, self.log = config, store, log
         env = dict(config.env)
         self.mirrors = Mirrors(config.state / "mirrors", config.forge, config.token, env)
-        self.ci = Dialect(env, open(os.devnull, "w"))  # noqa: SIM115 (one for the process)
+        self.render_env = render_environment(env, config.state / "home")
+        self.ci = Dialect(self.render_env, open(os.devnull, "w"))  # noqa: SIM115 (one)
         self.forge()  # the client library is imported now, before the first delivery
 
     def forge(self) -> ReplyForge:
@@ -176,7 +185,7 @@ class Runner:
             target=self.config.target,
             workers=self.config.render_workers,
         )
-        diff_step.run(options, Context(self.ci, self.config.env))
+        diff_step.run(options, Context(self.ci, self.render_env))
         return Diff.from_json(out.read_text(encoding="utf-8"), path=str(out))
 
     def _validate(self, repo: Path, head: str, diff: Diff, scratch: Path) -> Outcome | None:
@@ -189,7 +198,7 @@ class Runner:
         paths = tuple(str(root / name) for name in changed if (root / name).exists())
         if not paths:
             return None
-        return validate(Request(paths=paths, workers=1, env=self.config.env))
+        return validate(Request(paths=paths, workers=1, env=self.render_env))
 
     def _reply(self, forge: ReplyForge, job: Job, doc: Document) -> list[Comment]:
         parts = comment_parts(
@@ -209,6 +218,17 @@ class Runner:
             run=job.seq,
         )
         return list(outcome.comments)
+
+
+def render_environment(env: Mapping[str, str], home: Path) -> dict[str, str]:
+    """The environment of renders: ``RENDER_ENV`` of ``env``, and ``home`` as HOME."""
+    home.mkdir(parents=True, exist_ok=True)
+    kept = {
+        k: v
+        for k, v in env.items()
+        if k in RENDER_ENV or k.startswith("LC_") or (k.upper() in PROXIES and "@" not in v)
+    }
+    return kept | {"HOME": str(home)}
 
 
 def kustomize_inputs(tree: Tree, folders: Iterable[str]) -> list[str]:

@@ -75,12 +75,22 @@ class ConfigRepo:
 
     def branch(self, name: str, *changes: dict[str, int]) -> list[str]:
         """Commits on a new branch ``name`` from main, one per change, pushed at the end."""
-        self.work.git("checkout", "-q", "-B", name, "main")
+        return self._commits(name, f"refs/heads/{name}", changes)
+
+    def fork(self, ref: str, *changes: dict[str, int]) -> list[str]:
+        """Commits of a pull request from a fork: the base repository holds them only under
+        ``ref`` (``refs/pull/<N>/head``, ``refs/merge-requests/<IID>/head``), as forges do."""
+        heads = self._commits("fork-work", ref, changes)
+        self.work.git("branch", "-q", "-D", "fork-work")
+        return heads
+
+    def _commits(self, branch: str, ref: str, changes: tuple[dict[str, int], ...]) -> list[str]:
+        self.work.git("checkout", "-q", "-B", branch, "main")
         heads = []
         for change in changes:
             self.write(**change)
             heads.append(self.work.head_sha())
-        self.work.push(self.bare, f"+{name}:{name}")
+        self.work.push(self.bare, f"+{branch}:{ref}")
         self.work.git("checkout", "-q", "main")
         return heads
 
