@@ -75,7 +75,10 @@ def test_flag_and_environment_variable_are_equivalent(step_name: str, field_name
     if meta.choices:
         args, text, value = [meta.choices[-1]], meta.choices[-1], meta.choices[-1]
     required = [f for f in step.fields() if f.metadata["gitops"].required and f.name != field_name]
-    base = {env_name(public(f)): "x.example/required" for f in required}
+    base = {
+        env_name(public(f)): (f.metadata["gitops"].choices or ("x.example/required",))[0]
+        for f in required
+    }
     name = public(field)
     parser = cli.build_parser()
     if kind is bool:

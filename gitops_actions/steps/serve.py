@@ -20,7 +20,10 @@ SCRUBBED = (SECRET_ENV, "GITOPS_QUEUE", "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKE
 @dataclass(frozen=True)
 class Options:
     forge: str = option(
-        "which forge sends the webhooks", default="github", choices=("github", "gitlab")
+        "which forge sends the webhooks (required: no default)",
+        default="",
+        required=True,
+        choices=("github", "gitlab"),
     )
     allow: tuple[str, ...] = option(
         "repositories to serve, as globs on owner/name (repeatable); others get 403",

@@ -222,3 +222,15 @@ def test_secret_file_and_missing_secret(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "no webhook secret" in done.stderr and TOKEN not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_forge_has_no_default(tmp_path: Path) -> None:
+    from support import base_env, run_cli
+
+    done = run_cli(
+        "serve", "--allow", "acme/*", "--listen", "127.0.0.1:0", "--state", str(tmp_path),
+        env=base_env(GITHUB_TOKEN=TOKEN, GITOPS_WEBHOOK_SECRET=SECRET),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "missing --forge (or GITOPS_FORGE)" in done.stderr
+    assert "Traceback" not in done.stderr and not list(tmp_path.iterdir())
