@@ -20,7 +20,7 @@ from pathlib import Path
 from gitops_actions.errors import GitopsError, UsageError
 from gitops_actions.paths import walk
 from gitops_actions.secrets import REDACTOR
-from gitops_actions.validate import checks, crds, engine, entries, positions, schemas
+from gitops_actions.validate import checks, crds, engine, entries, operator, positions, schemas
 from gitops_actions.validate.findings import (
     DUPLICATE_RESOURCE,
     MISSING_SCHEMA,
@@ -240,8 +240,11 @@ def _check_all(sources: list[engine.Source], settings: engine.Settings, workers:
 def _with_input_crds(
     sources: list[engine.Source], checked: Checked, settings: engine.Settings
 ) -> engine.Settings:
-    """Check again, in-process, the sources holding kinds that CRDs in the input define."""
+    """Check again, in-process, the sources holding kinds that CRDs in the input define
+    (and Alerts and Receivers when a FluxInstance installs Flux)."""
     found = [kind for result in checked.details.values() for kind in result.custom]
+    if operator.installs_flux(checked.seen):
+        found += operator.notification_kinds()
     if not found:
         return settings
     keys = {kind.key for kind in found}

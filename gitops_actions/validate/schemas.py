@@ -27,6 +27,7 @@ from gitops_actions.validate.formats import QUANTITY, constrain
 OLDEST, NEWEST = (1, 25), (1, 37)
 DEFAULT_VERSION = "1.32"
 BUNDLED = Path(__file__).resolve().parent.parent / "schemas" / "crds"  # schemas/, packaged
+WRITTEN = BUNDLED.parent / "written"  # schemas written here from an API's documentation
 KUBERNETES = BUNDLED.parent / "kubernetes"
 _REF = "#/$defs/"
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
@@ -234,15 +235,15 @@ def _refs(node: Any) -> Iterable[str]:
 @cache
 def _bundled_index() -> dict[tuple[str, str], Path]:
     index: dict[tuple[str, str], Path] = {}
-    if BUNDLED.is_dir():
-        for path in BUNDLED.glob("*/*.json"):
+    for folder in (BUNDLED, WRITTEN):
+        for path in folder.glob("*/*.json") if folder.is_dir() else ():
             index[(path.parent.name, path.stem)] = path
     return index
 
 
 @cache
 def bundled_kinds(group: str, kind: str) -> tuple[crds.CustomKind, ...]:
-    """The served versions of a bundled CRD (Argo CD, Flux), if we ship it."""
+    """The served versions of a bundled CRD (Argo CD, Flux, flux-operator), if we ship it."""
     path = _bundled_index().get((group, kind))
     if path is None:
         return ()
