@@ -139,14 +139,19 @@ class Builder(Protocol):
 
 
 def choose(
-    name: str, env: Mapping[str, str], *, docker_host: str | None, buildah_root: str | None
+    name: str,
+    env: Mapping[str, str],
+    *,
+    docker_host: str | None,
+    docker_cli: str | None = None,
+    buildah_root: str | None = None,
 ) -> Builder:
     from gitops_actions.builders import buildah, docker
 
     if name not in BUILDERS:
         raise UsageError(f"--builder {name!r}: expected one of {', '.join(BUILDERS)}")
     if name == "auto":
-        name = "docker" if docker.reachable(docker_host, env) else "buildah"
+        name = "docker" if docker.reachable(docker_cli, docker_host, env) else "buildah"
     if name == "docker":
-        return docker.choose(docker_host, env)
+        return docker.choose(docker_cli, docker_host, env)
     return buildah.Buildah(env, root=buildah_root)

@@ -3,10 +3,16 @@
 Defaults that work on unprivileged runners: vfs storage and chroot isolation (``STORAGE_DRIVER``
 and ``BUILDAH_ISOLATION`` override them, as for buildah itself), ``--layers`` so unchanged
 steps are reused. Several platforms become a manifest list pushed with every image in it.
+
+Before 1.41 buildah took a cached layer without looking at its platform (containers/podman
+#18723, fixed by containers/buildah#6269): with ``--layers``, the second platform of a list
+reuses the first one's image, and a ``FROM scratch`` list ends up with a single entry. Older
+buildah builds several platforms without ``--layers``.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +20,23 @@ from pathlib import Path
 from gitops_actions import imageref, proc
 from gitops_actions.builders import BuildSpec, Log, cache_ref, registry
 from gitops_actions.errors import ExternalError, UsageError
+
+PLATFORM_AWARE_CACHE = (1, 41)  # the first buildah whose layer cache checks the platform
+_VERSIONS: dict[str, tuple[int, ...]] = {}
+
+
+def version(env: Mapping[str, str]) -> tuple[int, ...]:
+    """buildah's version, asked once per process; () when it prints none."""
+    if "buildah" not in _VERSIONS:
+        said = proc.run(["buildah", "--version"], env=env, timeout=30, check=False).stdout
+        found = re.search(r"version (\d+)\.(\d+)\.(\d+)", said)
+        _VERSIONS["buildah"] = tuple(int(n) for n in found.groups()) if found else ()
+    return _VERSIONS["buildah"]
+
+
+def layers(platforms: int, buildah_version: tuple[int, ...]) -> bool:
+    """Whether ``--layers`` is safe: always for one platform, for several from 1.41 on."""
+    return platforms <= 1 or buildah_version >= PLATFORM_AWARE_CACHE
 
 
 def _loopback(ref: str) -> bool:
@@ -40,9 +63,8 @@ class Buildah:
 
     def build(self, spec: BuildSpec, log: Log) -> None:
         several = len(spec.platforms) > 1
-        # buildah's layer cache ignores the platform (before 1.30): with --layers the second
-        # platform of a list reuses the first one's image, so a list builds without it
-        cmd = [*self.base, "build", f"--layers={str(not several).lower()}"]
+        cached = layers(len(spec.platforms), version(self.env) if several else ())
+        cmd = [*self.base, "build", f"--layers={str(cached).lower()}"]
         cmd += ["--isolation", self.isolation]
         cmd += ["--network", spec.network, "--file", str(spec.dockerfile)]
         cmd += spec.flags(annotation_flag="--annotation")

@@ -1,5 +1,12 @@
-"""The docker builder: BuildKit through the ``docker`` CLI, the engine's legacy builder (through
-the SDK) only when no CLI with BuildKit is installed."""
+"""The docker builder: BuildKit through a ``docker`` CLI that can do it, the engine's legacy
+builder (through the SDK) only when no CLI on ``PATH`` can.
+
+A CLI can do BuildKit when it has the buildx plugin (``docker buildx version`` answers) or
+has BuildKit built in (before 23.0, ``DOCKER_BUILDKIT=1 docker build``). Several CLIs may
+be installed (a newer one in /usr/local/bin without buildx before the distribution's one):
+each ``docker`` on ``PATH`` is asked in turn, once per process, and the first that can is
+used; ``--docker-cli`` (``GITOPS_DOCKER_CLI``) names one instead.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +26,74 @@ from gitops_actions.errors import ExternalError, UsageError
 
 _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 LEGACY_LIMITS = "RUN --mount (cache, secret), --secret, several --platform, --cache-to"
+BUILTIN_BEFORE = 23  # docker build lost its built-in BuildKit to buildx in 23.0
 
 
-def reachable(docker_host: str | None, env: Mapping[str, str]) -> bool:
-    """Whether a Docker engine answers at ``docker_host`` (or ``DOCKER_HOST``, or the default)."""
-    if _cli(env) is not None:
-        return _probe(docker_host, env)[1]
-    try:
-        _client(docker_host, env, timeout=5)
-        return True
-    except ExternalError:
-        return False
+@dataclass(frozen=True)
+class Cli:
+    path: str
+    version: str  # the client's version, "" when it printed none
+    buildkit: str  # "buildx", "builtin" or "" (neither)
+
+    @property
+    def about(self) -> str:
+        can = {"buildx": "buildx", "builtin": "BuildKit built in", "": "no buildx plugin"}
+        return f"{self.path} {self.version or '(no version)'}: {can[self.buildkit]}"
 
 
-def _cli(env: Mapping[str, str]) -> str | None:
-    return shutil.which("docker", path=env.get("PATH", os.defpath))
+_CLIS: dict[str, Cli] = {}  # by path: what each CLI can do, asked once per process
+_PROBED: dict[tuple[str, str | None, str | None], tuple[str, bool, str]] = {}
 
 
-_PROBED: dict[tuple[str | None, str | None], tuple[int, bool, str]] = {}
+def _major(version: str) -> int:
+    found = re.match(r"(\d+)\.", version)
+    return int(found.group(1)) if found else 0
 
 
-def _probe(docker_host: str | None, env: Mapping[str, str]) -> tuple[int, bool, str]:
-    """(the CLI's major version, whether the engine answers, what it said) in one call."""
-    key = (docker_host, env.get("DOCKER_HOST"))
+def on_path(env: Mapping[str, str]) -> list[str]:
+    """Every ``docker`` executable on ``PATH``, in its order (each file once)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", "docker")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            real = os.path.realpath(candidate)
+            if real not in seen:
+                seen.add(real)
+                found.append(candidate)
+    return found
+
+
+def inspect(path: str, env: Mapping[str, str], version: str | None = None) -> Cli:
+    """What the CLI at ``path`` can do: its version (``docker --version`` unless known), and
+    for 23.0 and later whether ``docker buildx version`` answers."""
+    if path not in _CLIS:
+        if version is None:
+            said = proc.run([path, "--version"], env=env, timeout=30, check=False).stdout
+            found = re.search(r"version (\d+\.[^\s,]*)", said)
+            version = found.group(1) if found else ""
+        kind = ""
+        if 0 < _major(version) < BUILTIN_BEFORE:
+            kind = "builtin"
+        elif (
+            proc.run([path, "buildx", "version"], env=env, timeout=30, check=False).returncode == 0
+        ):
+            kind = "buildx"
+        _CLIS[path] = Cli(path, version, kind)
+    return _CLIS[path]
+
+
+def _named(docker_cli: str, env: Mapping[str, str]) -> str:
+    path = shutil.which(docker_cli, path=env.get("PATH", os.defpath))
+    if path is None:
+        raise UsageError(f"--docker-cli {docker_cli}: no such executable")
+    return path
+
+
+def _probe(cli: str, docker_host: str | None, env: Mapping[str, str]) -> tuple[str, bool, str]:
+    """(the CLI's version, whether the engine answers, what it said) in one call."""
+    key = (cli, docker_host, env.get("DOCKER_HOST"))
     if key not in _PROBED:
-        cli = _cli(env) or "docker"
         answer = proc.run(
             [cli, "version", "--format", "{{.Client.Version}}|{{.Server.Version}}"],
             env=_cli_env(docker_host, env),
@@ -50,10 +101,41 @@ def _probe(docker_host: str | None, env: Mapping[str, str]) -> tuple[int, bool, 
             check=False,
         )
         client, _, server = answer.stdout.strip().partition("|")
-        major = re.match(r"(\d+)\.", client)
         up = answer.returncode == 0 and bool(server.strip())
-        _PROBED[key] = (int(major.group(1)) if major else 0, up, answer.stderr.strip())
+        _PROBED[key] = (client.strip(), up, answer.stderr.strip())
     return _PROBED[key]
+
+
+def pick(
+    docker_cli: str | None, docker_host: str | None, env: Mapping[str, str]
+) -> tuple[Cli | None, list[Cli]]:
+    """(the CLI to build with, every CLI asked): the first on ``PATH`` that can do BuildKit,
+    or the one named, None when none can. The engine must answer first (exit 3 if not)."""
+    paths = [_named(docker_cli, env)] if docker_cli else on_path(env)
+    if not paths:
+        return None, []
+    version, up, said = _probe(paths[0], docker_host, env)  # the version comes for free
+    if not up:
+        raise ExternalError(f"cannot reach the Docker engine: {said}", transient=False)
+    cli_env = _cli_env(docker_host, env)
+    tried = [inspect(paths[0], cli_env, version)]
+    for path in paths[1:]:
+        if tried[-1].buildkit:
+            break
+        tried.append(inspect(path, cli_env))
+    return (tried[-1] if tried[-1].buildkit else None), tried
+
+
+def reachable(docker_cli: str | None, docker_host: str | None, env: Mapping[str, str]) -> bool:
+    """Whether a Docker engine answers at ``docker_host`` (or ``DOCKER_HOST``, or the default)."""
+    paths = [_named(docker_cli, env)] if docker_cli else on_path(env)
+    if paths:
+        return _probe(paths[0], docker_host, env)[1]
+    try:
+        _client(docker_host, env, timeout=5)
+        return True
+    except ExternalError:
+        return False
 
 
 def _client(docker_host: str | None, env: Mapping[str, str], timeout: int = 600) -> Any:
@@ -77,42 +159,38 @@ def _cli_env(docker_host: str | None, env: Mapping[str, str]) -> dict[str, str]:
     return cli_env
 
 
-def choose(docker_host: str | None, env: Mapping[str, str]) -> DockerCli | Legacy:
-    """BuildKit through a CLI with BuildKit built in (before 23.0, when ``docker build``
-    still carried it) or ``docker buildx build``, else the legacy builder."""
-    cli = _cli(env)
-    if cli is None:
-        return Legacy(docker_host, env)
-    major, up, said = _probe(docker_host, env)
-    if not up:
-        raise ExternalError(f"cannot reach the Docker engine: {said}", transient=False)
-    cli_env = _cli_env(docker_host, env)
-    if 0 < major < 23:
-        return DockerCli(cli, cli_env, buildx=False)
-    if proc.run([cli, "buildx", "version"], env=cli_env, check=False).returncode == 0:
-        return DockerCli(cli, cli_env, buildx=True)
-    return Legacy(docker_host, env)
+def choose(
+    docker_cli: str | None, docker_host: str | None, env: Mapping[str, str]
+) -> DockerCli | Legacy:
+    """BuildKit through the first CLI that can do it, else the legacy builder."""
+    cli, tried = pick(docker_cli, docker_host, env)
+    if cli is not None:
+        return DockerCli(cli, _cli_env(docker_host, env))
+    return Legacy(docker_host, env, tried)
 
 
 class DockerCli:
     name = "docker"
 
-    def __init__(self, cli: str, env: dict[str, str], *, buildx: bool) -> None:
-        self.cli, self.env, self.buildx = cli, env, buildx
+    def __init__(self, cli: Cli, env: dict[str, str]) -> None:
+        self.cli, self.env, self.buildx = cli.path, env, cli.buildkit == "buildx"
         self.warning: str | None = None
-        self.how = "docker buildx build" if buildx else "docker build (BuildKit)"
+        kind = "docker buildx build" if self.buildx else "docker build (BuildKit)"
+        self.how = f"{kind} of {cli.path}"
 
     def build(self, spec: BuildSpec, log: Log) -> None:
+        if len(spec.platforms) > 1:
+            need = "" if self.buildx else f"buildx ({self.cli} has none) and "
+            raise UsageError(
+                f"several --platform with --builder docker need {need}a buildx builder that "
+                "pushes an image index (docker-container driver), which build does not drive: "
+                "use --builder buildah"
+            )
         cmd = [self.cli, "buildx", "build", "--load"] if self.buildx else [self.cli, "build"]
         cmd += ["--progress=plain", f"--network={spec.network}", "--file", str(spec.dockerfile)]
         for tag in spec.tags:
             cmd += ["--tag", tag]
         cmd += spec.flags(annotation_flag=None)
-        if len(spec.platforms) > 1:
-            raise UsageError(
-                "several --platform need --builder buildah (the docker engine's image store "
-                "holds one platform per tag)"
-            )
         if spec.platforms:
             cmd += ["--platform", spec.platforms[0]]
         for cache in spec.cache_from:
@@ -153,11 +231,12 @@ class Legacy:
     name = "docker"
     how = "docker engine legacy builder"
 
-    def __init__(self, docker_host: str | None, env: Mapping[str, str]) -> None:
+    def __init__(self, docker_host: str | None, env: Mapping[str, str], tried: list[Cli]) -> None:
         self.client = _client(docker_host, env)
+        asked = "; ".join(cli.about for cli in tried) or "none on PATH"
         self.warning: str | None = (
-            "no docker CLI with BuildKit (buildx, or docker before 23.0): using the engine's "
-            f"legacy builder, which cannot do {LEGACY_LIMITS}"
+            f"no docker CLI with BuildKit (buildx, or docker before 23.0; asked: {asked}): "
+            f"using the engine's legacy builder, which cannot do {LEGACY_LIMITS}"
         )
 
     def build(self, spec: BuildSpec, log: Log) -> None:

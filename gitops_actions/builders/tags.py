@@ -1,28 +1,34 @@
-"""Image tags from rules, with the meanings and defaults of docker/metadata-action.
+"""Image tags from rules, with the meanings, defaults and order of docker/metadata-action.
 
-    type=schedule[,pattern=nightly|{{date 'YYYYMMDD'}}]   on scheduled pipelines
-    type=ref,event=branch|tag|pr                           my/branch -> my-branch, pr-2
-    type=semver,pattern={{version}}|{{major}}.{{minor}}|{{major}}[,value=v1.2.3]
+    type=schedule[,pattern=nightly|{{date 'YYYYMMDD' tz='Asia/Tokyo'}}]   scheduled runs
+    type=semver,pattern={{version}}|{{major}}.{{minor}}|{{major}}|{{raw}}[,value=,match=]
+    type=pep440,pattern=... (as semver, PEP 440 versions)
+    type=match,pattern=v(.*)[,group=1][,value=]                 a tag's regex match
+    type=edge[,branch=main]                                     edge on that branch
+    type=ref,event=branch|tag|pr          my/branch -> my-branch, v1.2.3, pr-2
     type=raw,value=foo (or just foo)      type=sha[,format=long]  -> sha-ad132f5
     every rule: enable=true|false|{{is_default_branch}}, prefix=, suffix=, priority=
-    flavor: latest=auto|true|false, prefix=, suffix=
+    flavor: latest=auto|true|false, prefix=[,onlatest=true], suffix=[,onlatest=true]
 
 No rules means metadata-action's defaults: schedule, and ref for branch, tag and pr events.
-``latest`` in auto mode comes with a tag event: any tag for ref,event=tag, a release (not a
-pre-release) for semver rules. What happened (event, branch, tag, ...) comes from GitHub,
-GitLab or git.
+Rules are taken highest priority first (ties in the order given); the first one that gives
+a tag decides ``latest`` in auto mode: yes for ref,event=tag and match, for semver and
+pep440 only on a final release, no for the others. A rule's own ``prefix``/``suffix``
+replaces the flavor's (ref,event=pr and sha have ``pr-`` and ``sha-`` of their own).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import json
+import functools
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+import zoneinfo
+from collections.abc import Callable, Mapping
 
-from gitops_actions.errors import ExternalError, UsageError
+from gitops_actions.builders import versions
+from gitops_actions.builders.events import Source
+from gitops_actions.errors import UsageError
 
 DEFAULT_RULES = (
     "type=schedule",
@@ -30,254 +36,253 @@ DEFAULT_RULES = (
     "type=ref,event=tag",
     "type=ref,event=pr",
 )
-PRIORITY = {"schedule": 1000, "semver": 900, "ref": 600, "raw": 200, "sha": 100}
-_SEMVER = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
-)
-_MOMENT = (
-    ("YYYY", "%Y"),
-    ("YY", "%y"),
-    ("MM", "%m"),
-    ("DD", "%d"),
-    ("HH", "%H"),
-    ("mm", "%M"),
-    ("ss", "%S"),
-)
-
-
-@dataclass(frozen=True)
-class Source:
-    """What the pipeline runs for."""
-
-    event: str  # branch, tag, pr, schedule
-    sha: str = ""
-    branch: str = ""
-    tag: str = ""
-    pr: str = ""
-    default_branch: str = ""
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-
-    @property
-    def is_default_branch(self) -> bool:
-        return bool(self.branch) and self.branch == self.default_branch
+PRIORITY = {
+    "schedule": 1000,
+    "semver": 900,
+    "pep440": 900,
+    "match": 800,
+    "edge": 700,
+    "ref": 600,
+    "raw": 200,
+    "sha": 100,
+}
+REQUIRED = {"semver": "pattern", "pep440": "pattern", "match": "pattern", "raw": "value"}
+_MOMENT = re.compile(r"\[[^\]]*\]|YYYY|YY|MM|M|DD|D|HH|H|mm|m|ss|s|SSS|Z|.", re.DOTALL)
+_STRF = {"YYYY": "%Y", "YY": "%y", "MM": "%m", "DD": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
 
 
 def sanitize(text: str) -> str:
-    """A valid tag: other characters become ``-``, at most 128, no leading ``.`` or ``-``."""
-    tag = re.sub(r"[^a-zA-Z0-9._-]", "-", text)
+    """A valid tag: each run of other characters becomes one ``-`` (metadata-action's rule);
+    then, as registries require, no leading ``.`` or ``-`` and at most 128 characters."""
+    tag = re.sub(r"[^a-zA-Z0-9._-]+", "-", text)
     return re.sub(r"^[.-]+", "", tag)[:128]
 
 
-def _github(env: Mapping[str, str]) -> Source:
-    ref, event_name = env.get("GITHUB_REF", ""), env.get("GITHUB_EVENT_NAME", "")
-    default = ""
-    path = env.get("GITHUB_EVENT_PATH")
-    if path and Path(path).is_file():
-        try:
-            payload = json.loads(Path(path).read_text(encoding="utf-8"))
-            default = str((payload.get("repository") or {}).get("default_branch") or "")
-        except (OSError, ValueError):
-            default = ""
-    sha = env.get("GITHUB_SHA", "")
-    if event_name == "schedule":
-        return Source(
-            "schedule", sha, branch=ref.removeprefix("refs/heads/"), default_branch=default
-        )
-    if ref.startswith("refs/tags/"):
-        return Source("tag", sha, tag=ref.removeprefix("refs/tags/"), default_branch=default)
-    pull = re.match(r"^refs/pull/(\d+)/", ref)
-    if pull:
-        return Source(
-            "pr",
-            sha,
-            branch=env.get("GITHUB_HEAD_REF", ""),
-            pr=pull.group(1),
-            default_branch=default,
-        )
-    return Source("branch", sha, branch=ref.removeprefix("refs/heads/"), default_branch=default)
+def _moment(fmt: str, when: dt.datetime) -> str:
+    """A moment.js format (the tokens tags use) rendered for ``when``."""
+
+    def one(token: str) -> str:
+        if token.startswith("["):
+            return token[1:-1]
+        if token in _STRF:
+            return when.strftime(_STRF[token])
+        numbers = {"M": when.month, "D": when.day, "H": when.hour, "m": when.minute}
+        if token in numbers or token == "s":
+            return str(numbers.get(token, when.second))
+        if token == "SSS":
+            return f"{when.microsecond // 1000:03d}"
+        if token == "Z":
+            return when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:]
+        return token
+
+    return "".join(one(m.group(0)) for m in _MOMENT.finditer(fmt))
 
 
-def _gitlab(env: Mapping[str, str]) -> Source:
-    sha, default = env.get("CI_COMMIT_SHA", ""), env.get("CI_DEFAULT_BRANCH", "")
-    if env.get("CI_PIPELINE_SOURCE") == "schedule":
-        return Source(
-            "schedule", sha, branch=env.get("CI_COMMIT_BRANCH", ""), default_branch=default
-        )
-    if env.get("CI_COMMIT_TAG"):
-        return Source("tag", sha, tag=env["CI_COMMIT_TAG"], default_branch=default)
-    if env.get("CI_MERGE_REQUEST_IID"):
-        return Source(
-            "pr",
-            sha,
-            branch=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", ""),
-            pr=env["CI_MERGE_REQUEST_IID"],
-            default_branch=default,
-        )
-    branch = env.get("CI_COMMIT_BRANCH") or env.get("CI_COMMIT_REF_NAME", "")
-    return Source("branch", sha, branch=branch, default_branch=default)
-
-
-def _git(context: Path) -> Source:
-    from gitops_actions.git import Repo
-
-    repo = Repo(context)
+def _date(args: str, when: dt.datetime) -> str:
+    found = re.fullmatch(r"'([^']*)'(?:\s+tz\s*=\s*'([^']*)')?\s*", args)
+    if not found:
+        raise UsageError(f"date expression {args!r}: expected 'FORMAT' [tz='ZONE']")
     try:
-        sha = repo.head_sha()
-    except ExternalError:
-        raise UsageError(
-            "no CI variables and the context is not a git checkout: give --tags"
-        ) from None
-    tag = repo.git("describe", "--exact-match", "--tags", "HEAD", check=False).stdout.strip()
-    branch = repo.git("symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip()
-    head = repo.git("symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD", check=False)
-    default = head.stdout.strip().removeprefix("origin/") or "main"
-    if tag:
-        return Source("tag", sha, branch=branch, tag=tag, default_branch=default)
-    return Source("branch", sha, branch=branch, default_branch=default)
+        zone = zoneinfo.ZoneInfo(found.group(2) or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"date expression {args!r}: unknown time zone") from None
+    return _moment(found.group(1), when.astimezone(zone))
 
 
-def source(env: Mapping[str, str], context: Path) -> Source:
-    """The event from GitHub Actions, GitLab CI, or (in a terminal) the git checkout."""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REF"):
-        return _github(env)
-    if env.get("GITLAB_CI") == "true":
-        return _gitlab(env)
-    return _git(context)
-
-
-def _fields(rule: str) -> dict[str, str]:
-    if "=" not in rule.split(",", 1)[0]:  # a bare value is type=raw
-        return {"type": "raw", "value": rule}
-    fields: dict[str, str] = {}
-    for part in rule.split(","):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep:  # type=raw,foo
-            key, value = "value", key
-        fields[key] = value.strip()
-    return fields
-
-
-def _expand(text: str, src: Source) -> str:
+def expand(text: str, src: Source) -> str:
+    """metadata-action's global expressions in a value, prefix, suffix or enable."""
     values = {
         "branch": src.branch,
         "tag": src.tag,
         "sha": src.sha[:7],
-        "base_ref": src.default_branch,
+        "base_ref": src.base_ref,
         "is_default_branch": str(src.is_default_branch).lower(),
+        "is_not_default_branch": str(not src.is_default_branch).lower(),
     }
 
     def one(match: re.Match[str]) -> str:
-        expr = match.group(1).strip()
-        date = re.fullmatch(r"date\s+'([^']*)'", expr)
-        if date:
-            fmt = date.group(1)
-            for moment, strf in _MOMENT:
-                fmt = fmt.replace(moment, strf)
-            return src.now.strftime(fmt)
-        if expr not in values:
-            raise UsageError(f"unknown expression {{{{{expr}}}}} in a tag rule")
-        return values[expr]
+        name, _, args = match.group(1).strip().partition(" ")
+        if name == "date":
+            return _date(args.strip(), src.now)
+        if name == "commit_date":
+            return _date(args.strip(), src.commit_date or src.now)
+        if name not in values or args:
+            raise UsageError(f"unknown expression {{{{{match.group(1).strip()}}}}} in a tag rule")
+        return values[name]
 
     return re.sub(r"\{\{([^}]*)\}\}", one, text)
 
 
-def _enabled(value: str, src: Source, rule: str) -> bool:
-    value = _expand(value, src).strip().lower()
-    if value not in ("true", "false"):
-        raise UsageError(
-            f"tag rule {rule!r}: enable= takes true, false or {{{{is_default_branch}}}}"
-        )
-    return value == "true"
+def _attrs(rule: str) -> dict[str, str]:
+    """A rule's attributes as metadata-action reads them: a CSV line of KEY=VALUE fields (a
+    field without ``=`` is the value), type raw unless given, each type's defaults."""
+    attrs: dict[str, str] = {}
+    for part in next(csv.reader([rule], skipinitialspace=True), []):
+        key, sep, value = part.partition("=")
+        if sep:
+            attrs[key.strip().lower()] = value.strip()
+        elif part.strip():
+            attrs["value"] = part.strip()
+    kind = attrs.setdefault("type", "raw")
+    if kind not in PRIORITY:
+        raise UsageError(f"tag rule {rule!r}: type= is one of {', '.join(PRIORITY)}")
+    if kind in REQUIRED and REQUIRED[kind] not in attrs:
+        raise UsageError(f"tag rule {rule!r}: type={kind} needs {REQUIRED[kind]}=")
+    if kind == "ref" and attrs.get("event") not in ("branch", "tag", "pr"):
+        raise UsageError(f"tag rule {rule!r}: event= is branch, tag or pr")
+    if kind == "sha" and attrs.setdefault("format", "short") not in ("short", "long"):
+        raise UsageError(f"tag rule {rule!r}: format= is short or long")
+    if kind == "match" and not attrs.setdefault("group", "0").isdigit():
+        raise UsageError(f"tag rule {rule!r}: group= is a number")
+    for key in {"match": ("pattern",), "semver": ("match",), "pep440": ("match",)}.get(kind, ()):
+        try:
+            _regex(attrs.get(key, ""))
+        except re.error as err:
+            raise UsageError(
+                f"tag rule {rule!r}: {key}= is no regular expression ({err})"
+            ) from None
+    if kind == "schedule":
+        attrs.setdefault("pattern", "nightly")
+    if kind == "sha" or (kind == "ref" and attrs["event"] == "pr"):
+        attrs.setdefault("prefix", "sha-" if kind == "sha" else "pr-")
+    attrs.setdefault("priority", str(PRIORITY[kind]))
+    if not re.fullmatch(r"-?\d+", attrs["priority"]):
+        raise UsageError(f"tag rule {rule!r}: priority= is a whole number")
+    return attrs
 
 
-def _semver(fields: Mapping[str, str], src: Source, rule: str) -> tuple[str | None, bool]:
-    """(the tag, whether it is a release) for a semver rule, or (None, False) when idle."""
-    value = fields.get("value") or (src.tag if src.event == "tag" else "")
-    found = _SEMVER.match(value)
-    if not found:
-        return None, False
-    pattern = fields.get("pattern", "")
-    if not pattern:
-        raise UsageError(f"tag rule {rule!r}: type=semver needs pattern=")
-    parts = found.groupdict()
-    version = f"{parts['major']}.{parts['minor']}.{parts['patch']}"
-    if parts["pre"]:
-        # pre-releases only ever get their full version (metadata-action's rule)
-        return version + f"-{parts['pre']}", False
-    words = {"raw": value, "version": version, **{k: parts[k] for k in ("major", "minor", "patch")}}
-    text = re.sub(
-        r"\{\{\s*(raw|version|major|minor|patch)\s*\}\}", lambda m: str(words[m.group(1)]), pattern
-    )
-    return text, True
+def _version(
+    parse: Callable[[str], versions.Version | None], attrs: Mapping[str, str], src: Source
+) -> tuple[str, bool] | None:
+    """A semver or pep440 rule: (the tag, whether a final release) or None when idle."""
+    value = expand(attrs["value"], src) if attrs.get("value") else src.tag
+    if not value:
+        return None
+    if attrs.get("match"):
+        found = _regex(attrs["match"]).search(value)
+        if found and found.groups():
+            value = found.group(1)
+    version = parse(value.replace("/", "-"))
+    if version is None:
+        return None
+    pattern = attrs["pattern"]
+    if not version.release:  # pre-releases only ever get their version (or {{raw}})
+        only_raw = re.fullmatch(r"\{\{\s*raw\s*\}\}", pattern)
+        return (version.raw if only_raw else version.version), False
+    fields = version.fields()
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name not in fields:
+            raise UsageError(f"unknown expression {{{{{name}}}}} in a {attrs['type']} pattern")
+        return fields[name]
+
+    return re.sub(r"\{\{([^}]*)\}\}", one, pattern), True
 
 
-def _value(
-    kind: str, fields: Mapping[str, str], src: Source, rule: str
-) -> tuple[str | None, str | None, bool]:
-    """(the tag's value, its prefix, whether it is a release) for one rule, None when idle."""
-    prefix = fields.get("prefix")
-    if kind == "schedule" and src.event == "schedule":
-        return _expand(fields.get("pattern") or "nightly", src), prefix, False
+@functools.lru_cache(maxsize=64)
+def _regex(pattern: str) -> re.Pattern[str]:
+    """A rule's regular expression; ``/pattern/flags`` as JavaScript writes one."""
+    flags = 0
+    literal = re.fullmatch(r"/(.+)/([a-z]*)", pattern)
+    if literal:
+        pattern = literal.group(1)
+        for flag in literal.group(2):
+            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}.get(flag, 0)
+    return re.compile(pattern, flags)
+
+
+def _match(attrs: Mapping[str, str], src: Source) -> str | None:
+    value = expand(attrs["value"], src) if attrs.get("value") else src.tag
+    found = _regex(attrs["pattern"]).search(value) if value else None
+    group = int(attrs["group"])
+    if not found or group > len(found.groups()):
+        return None
+    return found.group(group)
+
+
+def _value(attrs: Mapping[str, str], src: Source) -> tuple[str | None, bool]:
+    """(the rule's value before prefix and suffix, whether latest comes with it in auto
+    mode); None when the rule does not apply to this event."""
+    kind, event = attrs["type"], attrs.get("event")
+    if kind == "schedule":
+        return (expand(attrs["pattern"], src) if src.event == "schedule" else None), False
+    if kind in ("semver", "pep440"):
+        parse = versions.semver if kind == "semver" else versions.pep440
+        made = _version(parse, attrs, src)
+        return made if made else (None, False)
+    if kind == "match":
+        return _match(attrs, src), True
+    if kind == "edge":
+        on = attrs.get("branch") or src.default_branch
+        return ("edge" if src.branch and src.branch == on else None), False
     if kind == "ref":
-        event = fields.get("event", "")
-        if event not in ("branch", "tag", "pr"):
-            raise UsageError(f"tag rule {rule!r}: event= is branch, tag or pr")
-        if event != src.event:
-            return None, prefix, False
-        if event == "branch":
-            return src.branch or None, prefix, False
-        if event == "tag":  # latest in auto mode for any tag, pre-releases too
-            return src.tag, prefix, True
-        return src.pr, "pr-" if prefix is None else prefix, False
-    if kind == "semver":
-        value, release = _semver(fields, src, rule)
-        return value, prefix, release
+        found = {"branch": src.branch, "tag": src.tag, "pr": src.pr}[str(event)]
+        return (found or None), event == "tag"
     if kind == "raw":
-        return _expand(fields.get("value", ""), src), prefix, False
-    if kind == "sha" and src.sha:
-        value = src.sha if fields.get("format", "short") == "long" else src.sha[:7]
-        return value, "sha-" if prefix is None else prefix, False
-    return None, prefix, False
+        return expand(attrs["value"], src), False
+    if not src.sha:
+        return None, False
+    return (src.sha if attrs["format"] == "long" else src.sha[:7]), False
 
 
-def render(rules: tuple[str, ...], flavor: tuple[str, ...], src: Source) -> list[str]:
+def _flavor(items: tuple[str, ...]) -> dict[str, str]:
+    flavor = {
+        "latest": "auto",
+        "prefix": "",
+        "suffix": "",
+        "prefix_latest": "",
+        "suffix_latest": "",
+    }
+    for item in items:
+        last = ""
+        for part in next(csv.reader([item], skipinitialspace=True), []):
+            key, sep, value = (p.strip() for p in part.partition("="))
+            key = key.lower()
+            if not sep or key not in ("latest", "prefix", "suffix", "onlatest"):
+                raise UsageError(f"--flavor {item!r}: expected latest=, prefix= or suffix=")
+            if key == "latest" and value not in ("auto", "true", "false"):
+                raise UsageError(f"--flavor {item!r}: latest= is auto, true or false")
+            if key == "onlatest":
+                if value not in ("true", "false"):
+                    raise UsageError(f"--flavor {item!r}: onlatest= is true or false")
+                if last:
+                    flavor[f"{last}_latest"] = "" if value == "false" else "yes"
+                continue
+            flavor[key], last = value, key if key != "latest" else ""
+    return flavor
+
+
+def render(rules: tuple[str, ...], flavor_items: tuple[str, ...], src: Source) -> list[str]:
     """The tags, highest priority first (ties in the order given), ``latest`` last."""
-    flavors = {"latest": "auto", "prefix": "", "suffix": "", "onlatest": "false"}
-    for item in flavor:
-        key, sep, setting = item.partition("=")
-        if not sep or key.strip() not in flavors:
-            raise UsageError(f"--flavor {item!r}: expected latest=, prefix= or suffix=")
-        flavors[key.strip()] = setting.strip()
-    if flavors["latest"] not in ("auto", "true", "false"):
-        raise UsageError(f"--flavor latest={flavors['latest']}: expected auto, true or false")
-    found: list[tuple[int, int, str]] = []
-    latest = flavors["latest"] == "true"
-    for index, rule in enumerate(rules or DEFAULT_RULES):
-        fields = _fields(rule)
-        kind = fields.get("type", "")
-        if kind not in PRIORITY:
-            raise UsageError(f"tag rule {rule!r}: type= is one of {', '.join(PRIORITY)}")
-        if not _enabled(fields.get("enable", "true"), src, rule):
+    flavor = _flavor(flavor_items)
+    parsed = [_attrs(rule) for rule in rules or DEFAULT_RULES]
+    parsed.sort(key=lambda attrs: -int(attrs["priority"]))  # stable: ties keep their order
+    tags: list[str] = []
+    latest: bool | None = None
+    for attrs in parsed:
+        enable = expand(attrs.get("enable", "true"), src).strip()
+        if enable not in ("true", "false"):
+            raise UsageError(f"enable={enable}: expected true, false or {{{{is_default_branch}}}}")
+        if enable == "false":
             continue
-        value, prefix, release = _value(kind, fields, src, rule)
-        suffix = fields.get("suffix", "")
+        value, auto_latest = _value(attrs, src)
         if not value:
             continue
-        latest = latest or (flavors["latest"] == "auto" and release)
-        text = _expand(prefix or "", src) + value + _expand(suffix, src)
-        tag = sanitize(flavors["prefix"] + text + flavors["suffix"])
-        priority = int(fields.get("priority", PRIORITY[kind]))
-        found.append((-priority, index, tag))
-    tags: list[str] = []
-    for _, _, tag in sorted(found):
+        affixes = []
+        for key in ("prefix", "suffix"):
+            affixes.append(expand(attrs[key] if key in attrs else flavor[key], src))
+        tag = sanitize(affixes[0] + value + affixes[1])
+        if latest is None:
+            latest = auto_latest if flavor["latest"] == "auto" else flavor["latest"] == "true"
         if tag and tag not in tags:
             tags.append(tag)
     if latest:
-        name = "latest"
-        if flavors["onlatest"] == "true":
-            name = sanitize(flavors["prefix"] + name + flavors["suffix"])
+        name = sanitize(
+            (flavor["prefix"] if flavor["prefix_latest"] else "")
+            + "latest"
+            + (flavor["suffix"] if flavor["suffix_latest"] else "")
+        )
         if name not in tags:
             tags.append(name)
     return tags

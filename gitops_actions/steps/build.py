@@ -11,6 +11,7 @@ from gitops_actions.builders import (
     BuildFailed,
     BuildSpec,
     Log,
+    events,
     labels,
     publish,
     registry,
@@ -42,7 +43,8 @@ class Options:
         aliases=("tag",),
     )
     flavor: tuple[str, ...] = option(
-        "metadata-action's flavor: latest=auto|true|false, prefix=, suffix=; repeatable",
+        "metadata-action's flavor: latest=auto|true|false, prefix=...[,onlatest=true], "
+        "suffix=...[,onlatest=true]; repeatable",
         default=(),
         metavar="KEY=VALUE",
     )
@@ -88,6 +90,11 @@ class Options:
     push: bool = option("push the image to its registry", default=True)
     network: str = option("network mode for RUN instructions", default="host")
     docker_host: str | None = option("Docker engine address (default: DOCKER_HOST)", metavar="URL")
+    docker_cli: str | None = option(
+        "docker CLI to build with (default: the first `docker` on PATH that has buildx or "
+        "BuildKit built in)",
+        metavar="PATH",
+    )
     buildah_root: str | None = option(
         "buildah storage directory (default: buildah's own)", metavar="DIR"
     )
@@ -138,7 +145,7 @@ def _references(opts: Options, repo: imageref.ImageRef, ctx: Context, context: P
                 rules.append(f"type=raw,value={value}")
     if rules or not refs:
         plain = rules and all(r.startswith("type=raw,value=") and "{{" not in r for r in rules)
-        src = tags.Source("branch") if plain else tags.source(ctx.env, context)
+        src = events.Source("branch") if plain else events.source(ctx.env, context)
         made = tags.render(tuple(rules), tuple(_lines(opts.flavor)), src)
         if not made:
             raise UsageError(f"no tag rule gives a tag for this {src.event} event: add --tags")
@@ -189,7 +196,11 @@ def run(opts: Options, ctx: Context) -> StepResult:
     platforms = tuple(_split(opts.platforms))
     credentials = _credentials(opts, repo, ctx) if opts.push else None
     builder = builders.choose(
-        opts.builder, ctx.env, docker_host=opts.docker_host, buildah_root=opts.buildah_root
+        opts.builder,
+        ctx.env,
+        docker_host=opts.docker_host,
+        docker_cli=opts.docker_cli,
+        buildah_root=opts.buildah_root,
     )
     if builder.warning:
         ctx.ci.annotate(Annotation("warning", builder.warning))

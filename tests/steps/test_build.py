@@ -10,6 +10,7 @@ import re
 import secrets
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -630,3 +631,72 @@ def test_docker_rebuild_hits_the_inline_registry_cache(
         layer_files(docker_sandbox.registry, "acme/inline", t)["stamp"] for t in ("first", "second")
     ]
     assert stamps[0] == stamps[1], second.stdout  # the RUN came from the registry's cache
+
+
+# a docker 28 CLI without the buildx plugin, as /usr/local/bin/docker may be: BuildKit is out
+# of its reach; every call it gets is logged
+NO_BUILDX = """#!/bin/sh
+echo "$*" >> {log}
+case "$1" in
+  --version) echo "Docker version 28.2.2, build e6534b4" ;;
+  buildx) echo "docker: unknown command: docker buildx" >&2; exit 1 ;;
+  version) /usr/bin/docker "$@" | sed 's/^[^|]*|/28.2.2|/' ;;
+  build) echo "ERROR: BuildKit is enabled but the buildx component is missing or broken." >&2
+         exit 1 ;;
+  *) exec /usr/bin/docker "$@" ;;
+esac
+"""
+
+
+def test_the_first_docker_cli_on_path_that_can_do_buildkit_builds(
+    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    newer, log = tmp_path / "newer", tmp_path / "calls.log"
+    newer.mkdir()
+    (newer / "docker").write_text(NO_BUILDX.format(log=log))
+    (newer / "docker").chmod(0o755)
+    debian = docker_cli["PATH"].split(os.pathsep)[0]  # holds docker -> /usr/bin/docker
+    context = context_dir(
+        tmp_path,
+        f"FROM {BASE_IMAGE}\nRUN --mount=type=cache,target=/c echo hi > /c/x && cp /c/x /x\n",
+    )
+    args = ["build", "--docker-host", docker_sandbox.docker_host, "--context", str(context)]
+    args += ["--image", f"{docker_sandbox.registry}/acme/cli-choice"]
+    for tag, first, second, calls in (
+        ("newer-first", newer, debian, ["version", "buildx"]),
+        ("debian-first", debian, newer, []),
+    ):
+        log.write_text("")
+        env = base_env() | docker_cli | {"PATH": f"{first}:{second}:{os.environ['PATH']}"}
+        proc = run_cli(*args, "--tags", tag, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"docker build (BuildKit) of {debian}/docker" in proc.stdout
+        assert "legacy" not in proc.stdout
+        assert [line.split()[0] for line in log.read_text().splitlines()] == calls
+        assert layer_files(docker_sandbox.registry, "acme/cli-choice", tag)["x"] == b"hi\n"
+    # named, the CLI is used as it is: without BuildKit, the legacy builder says why
+    env = base_env() | docker_cli | {"GITOPS_DOCKER_CLI": str(newer / "docker")}
+    (tmp_path / "named").mkdir()
+    scratch = context_dir(
+        tmp_path / "named", "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "x"}
+    )
+    named = run_cli(*args[:-4], "--context", str(scratch), *args[-2:], "--tags", "named", env=env)
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert f"asked: {newer}/docker 28.2.2: no buildx plugin" in named.stdout
+    assert "using the engine's legacy builder" in named.stdout
+
+
+def test_several_platforms_without_buildx_exit_2(
+    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "x"})
+    args = ["build", "--builder", "docker", "--docker-host", docker_sandbox.docker_host]
+    args += ["--image", f"{docker_sandbox.registry}/acme/multi", "--context", str(context)]
+    args += ["--tags", "1", "--platform", "linux/amd64,linux/arm64"]
+    proc = run_cli(*args, env=base_env() | docker_cli)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert "several --platform with --builder docker need buildx (" in line
+    assert "use --builder buildah" in line
+    with pytest.raises(urllib.error.HTTPError):
+        fetch(docker_sandbox.registry, "acme/multi/manifests/1", "HEAD")
