@@ -1,33 +1,29 @@
-"""Argo CD ``Application``s (and ``ApplicationSet``s with list and git generators) whose
+"""Argo CD ``Application``s (and those ``ApplicationSet``s generate, see ``appset``) whose
 source is this repo, as entry points."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import fnmatch
-import json
-import posixpath
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from gitops_actions import imageref
+from gitops_actions.apps import appset
 from gitops_actions.apps.model import Build, EntryPoint, Helm
-from gitops_actions.apps.objects import CHART_FILE, Object, Repo, mapping, normpath, parse
+from gitops_actions.apps.objects import CHART_FILE, Object, Repo, mapping, normpath
 from gitops_actions.apps.source import same_repo
 from gitops_actions.errors import UsageError
 from gitops_actions.yamlread import dump
 
 API = "argoproj.io/"
-_PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
 
 
 def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
     for obj in repo.of_kind(API, "Application"):
         yield from _application(repo, repo_url, obj.file, obj.value)
     for obj in repo.of_kind(API, "ApplicationSet"):
-        for app in _generate(repo, obj):
+        for app in appset.generate(repo, obj):
             if isinstance(app, str):
                 yield app
             else:
@@ -216,118 +212,3 @@ def _image(text: str) -> dict[str, str]:
     if ref.digest:
         entry["digest"] = ref.digest
     return entry
-
-
-# -- ApplicationSet ------------------------------------------------------------------------------
-def _generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
-    spec = obj.spec
-    template = spec.get("template")
-    label = f"{obj.file}: ApplicationSet {obj.name}"
-    if not isinstance(template, dict):
-        yield f"{label}: no template"
-        return
-    go = bool(spec.get("goTemplate"))
-    for generator in spec.get("generators") or ():
-        if not isinstance(generator, dict):
-            continue
-        if isinstance(generator.get("list"), dict):
-            params = [e for e in generator["list"].get("elements") or () if isinstance(e, dict)]
-        elif isinstance(generator.get("git"), dict):
-            params = list(_git_params(repo, generator["git"], go))
-        else:
-            kinds = ", ".join(sorted(generator))
-            yield f"{label}: {kinds} generator is not read (only list and git)"
-            continue
-        for param in params:
-            app = _fill(copy.deepcopy(template), _flat(param))
-            app.setdefault("apiVersion", "argoproj.io/v1alpha1")
-            app["kind"] = "Application"
-            yield app
-
-
-def _git_params(repo: Repo, git: dict[str, Any], go: bool) -> Iterator[dict[str, Any]]:
-    folders = sorted({f for f in repo.folders} | {_parents_of(f) for f in repo.folders} - {""})
-    directories = [d for d in git.get("directories") or () if isinstance(d, dict)]
-    included = [str(d.get("path")) for d in directories if not d.get("exclude")]
-    excluded = [str(d.get("path")) for d in directories if d.get("exclude")]
-    for folder in folders:
-        if any(fnmatch.fnmatchcase(folder, p) for p in included) and not any(
-            fnmatch.fnmatchcase(folder, p) for p in excluded
-        ):
-            yield _path_params(folder, go)
-    for entry in git.get("files") or ():
-        if not isinstance(entry, dict):
-            continue
-        pattern = str(entry.get("path") or "")
-        for file in repo.files:
-            if fnmatch.fnmatchcase(file, pattern):
-                for doc in _documents(repo, file):
-                    params = _path_params(posixpath.dirname(file) or ".", go)
-                    params["path"]["filename"] = posixpath.basename(file)
-                    params["path"]["filenameNormalized"] = _normalized(posixpath.basename(file))
-                    yield {**doc, **params}
-
-
-def _parents_of(folder: str) -> str:
-    return posixpath.dirname(folder)
-
-
-def _documents(repo: Repo, file: str) -> list[dict[str, Any]]:
-    data = repo.tree.read(file)
-    if file.endswith(".json"):
-        try:
-            loaded = json.loads(data)
-        except ValueError:
-            return []
-        docs = loaded if isinstance(loaded, list) else [loaded]
-    else:
-        docs = parse(data)
-    return [d for d in docs if isinstance(d, dict)]
-
-
-def _path_params(folder: str, go: bool) -> dict[str, Any]:
-    base = posixpath.basename(folder)
-    return {
-        "path": {
-            "path": folder,
-            "basename": base,
-            "basenameNormalized": _normalized(base),
-            "segments": folder.split("/"),
-        }
-    }
-
-
-def _normalized(text: str) -> str:
-    return re.sub(r"[^a-z0-9-.]", "-", text.lower())
-
-
-def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """``{"path": {"basename": "x"}}`` as ``{"path.basename": "x", "path": ...}``;
-    ``path`` alone is the path, as the git generator's flat parameters have it."""
-    flat: dict[str, str] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flat(value, name + "."))
-            if "path" in value and not prefix and key == "path":
-                flat[name] = str(value["path"])
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                flat[f"{name}[{index}]"] = str(item)
-                if name == "path.segments":
-                    flat[f"path[{index}]"] = str(item)
-        else:
-            flat[name] = "" if value is None else str(value)
-    if "path.path" in flat:
-        flat.setdefault("path", flat["path.path"])
-    return flat
-
-
-def _fill(node: Any, params: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {_fill(k, params): _fill(v, params) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_fill(v, params) for v in node]
-    if isinstance(node, str):
-        return _PLACEHOLDER.sub(lambda m: params.get(m[1], m[0]), node)
-    return node
