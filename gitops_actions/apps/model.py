@@ -119,10 +119,20 @@ def _clean(path: str) -> str:
 def outermost(paths: Iterable[str]) -> tuple[str, ...]:
     """The paths, without those inside another one of them."""
     kept: list[str] = []
-    for path in sorted(set(paths)):
-        if not any(_inside(path, k) for k in kept):
-            kept.append(path)
+    seen: set[str] = set()
+    for path in sorted(set(paths)):  # a folder sorts before what is inside it
+        if "." in seen or "" in seen or any(a in seen for a in _ancestors(path)):
+            continue
+        kept.append(path)
+        seen.add(path)
     return tuple(kept)
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    """``a/b`` and ``a`` for ``a/b/c``: the paths ``path`` is inside."""
+    while "/" in path:
+        path = path.rpartition("/")[0]
+        yield path
 
 
 def under(paths: Sequence[str], folder: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,9 @@ CHART_FILE = "Chart.yaml"
 MANIFEST = (".yaml", ".yml", ".json")
 _AGENT_NEEDLES = (b"fluxcd.io", b"argoproj.io")
 _VALUE_NEEDLES = (b"ConfigMap", b"Secret")
+_VALUE_KINDS = ("ConfigMap", "Secret")
+_LITERAL_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")  # as written in the file
+_PRINTED = re.compile(r"[-+0-9._:e]*|[-+.]?(inf|nan)")  # how a number may print
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,10 @@ class Repo:
     objects: list[Object] = field(default_factory=list)
     _closures: dict[str, frozenset[str]] = field(default_factory=dict)
     _named: dict[tuple[str, str], list[Object]] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict)  # parsed files by blob
+    _agent_files: list[str] = field(default_factory=list)
+    _value_files: list[str] | None = None
+    _value_objects: dict[str, list[Object]] = field(default_factory=dict)  # by name
 
     @classmethod
     def read(
@@ -98,7 +106,6 @@ class Repo:
             repo.folders.setdefault(folder or ".", []).append(name)
         repo.charts = {f for f, names in repo.folders.items() if CHART_FILE in names}
         cache = {} if parsed is None else parsed
-        wanted = []
         for folder, names in repo.folders.items():
             found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
             if found and not repo.in_chart(folder):
@@ -110,20 +117,34 @@ class Repo:
                 docs = parse(tree.read(rel))
                 cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
             repo.kustomizations[folder] = cache[key]
-        kept = set(repo.files)
-        candidates = [
-            p
-            for p in tree.grep(*_AGENT_NEEDLES, *_VALUE_NEEDLES)
-            if p in kept and p.endswith(MANIFEST) and not p.endswith(KUSTOMIZATION_FILES)
-        ]
-        wanted = [p for p in candidates if not repo.in_chart(posixpath.dirname(p) or ".")]
-        tree.prefetch(wanted)
-        for path in wanted:
-            key = "o:" + tree.blob(path)
-            if key not in cache:
-                cache[key] = [d for d in parse(tree.read(path)) if isinstance(d, dict)]
-            repo.objects.extend(Object(path, d) for d in cache[key])
+        repo._cache = cache
+        repo._agent_files = repo._candidates(_AGENT_NEEDLES)
+        repo.objects = repo._parsed(repo._agent_files)
         return repo
+
+    def _candidates(self, needles: Sequence[bytes]) -> list[str]:
+        """Manifests outside charts holding any of ``needles`` (not kustomization files)."""
+        kept = set(self.files)
+        return [
+            p
+            for p in self.tree.grep(*needles)
+            if p in kept
+            and p.endswith(MANIFEST)
+            and not p.endswith(KUSTOMIZATION_FILES)
+            and not self.in_chart(posixpath.dirname(p) or ".")
+        ]
+
+    def _parsed(self, paths: Sequence[str]) -> list[Object]:
+        """The mapping documents of these files, in order (parsed once per blob)."""
+        self.tree.prefetch(paths)
+        found: list[Object] = []
+        for path in paths:
+            key = "o:" + self.tree.blob(path)
+            if key not in self._cache:
+                docs = parse(self.tree.read(path))
+                self._cache[key] = [d for d in docs if isinstance(d, dict)]
+            found.extend(Object(path, d) for d in self._cache[key])
+        return found
 
     def ignored(self, path: str) -> bool:
         """Hidden directories and files (.git, .github, .sops.yaml) and --exclude globs."""
@@ -192,14 +213,44 @@ class Repo:
         return files, outer
 
     def named(self, kind: str, name: str) -> list[Object]:
-        """The objects of this kind and name (any namespace)."""
+        """The objects of this kind and name (any namespace), in file order."""
         if not self._named:
             for obj in self.objects:
                 self._named.setdefault((obj.kind, obj.name), []).append(obj)
-        return self._named.get((kind, name), [])
+        found = self._named.get((kind, name), [])
+        if kind not in _VALUE_KINDS:
+            return found
+        extra = [o for o in self._values(name) if o.kind == kind and o.name == name]
+        return sorted(found + extra, key=lambda o: o.file) if extra else found
 
     def of_kind(self, api_prefix: str, *kinds: str) -> Iterable[Object]:
-        return (o for o in self.objects if o.api.startswith(api_prefix) and o.kind in kinds)
+        found = (o for o in self.objects if o.api.startswith(api_prefix) and o.kind in kinds)
+        if any(n.decode() in api_prefix for n in _AGENT_NEEDLES):
+            return found  # such an object's file holds the needle: parsed already
+        values = (o for o in self._values("") if o.api.startswith(api_prefix) and o.kind in kinds)
+        return sorted((*found, *values), key=lambda o: o.file)
+
+    def _values(self, name: str) -> list[Object]:
+        """Objects of the files that may hold a ConfigMap or Secret named ``name`` ("": any
+        name) and hold no agent object: read only when asked for, since a repo may hold
+        thousands. A file is parsed only when its bytes hold the name or an escape; a name
+        that a number, a boolean or a null could print as is looked for everywhere."""
+        if self._value_files is None:
+            agent = set(self._agent_files)
+            self._value_files = [p for p in self._candidates(_VALUE_NEEDLES) if p not in agent]
+        key = name if _LITERAL_NAME.fullmatch(name) and not _PRINTED.fullmatch(name) else ""
+        if key not in self._value_objects:
+            paths = self._value_files
+            if key:
+                self.tree.prefetch(paths)
+                needle = key.encode()
+                paths = [p for p in paths if _may_hold(self.tree.read(p), needle)]
+            self._value_objects[key] = self._parsed(paths)
+        return self._value_objects[key]
+
+
+def _may_hold(data: bytes, needle: bytes) -> bool:
+    return needle in data or b"\\" in data  # a name may be written with escapes
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -352,3 +352,32 @@ def test_the_origin_of_an_enclosing_repo_is_not_this_repos_url(tmp_path: Path) -
     # so the Flux objects in the folder are read as this repo's, not as another repo's
     assert {e.kind for e in apps.read(outer / "fleet").entries} >= {"flux"}
     assert {e.kind for e in apps.read(outer).entries} == {"kustomize", "plain"}
+
+
+@pytest.mark.parametrize(
+    ("written", "referenced"),
+    [
+        ("cluster-settings", "cluster-settings"),
+        ('"cluster\\x2dsettings"', "cluster-settings"),  # an escape: the bytes differ
+        ("0x1f", "31"),  # a number, as the decoder reads it
+        ("1_000", "1000"),
+    ],
+)
+def test_substitute_from_finds_the_configmap_however_its_name_is_written(
+    tmp_path: Path, written: str, referenced: str
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(KS_LAYOUT, root)
+    settings = root / "kubernetes/flux/vars/cluster-settings.yaml"
+    settings.write_text(settings.read_text().replace("name: cluster-settings", f"name: {written}"))
+    (root / "kubernetes/flux/vars/other.yaml").write_text(  # another ConfigMap, not named so
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: flux-system\n"
+        "data:\n  TIMEZONE: UTC\n"
+    )
+    ks = root / "kubernetes/apps/media/sonarr/ks.yaml"
+    ks.write_text(ks.read_text().replace("name: cluster-settings", f"name: '{referenced}'"))
+    [sonarr] = [e for e in apps.read(root).entries if e.name.endswith("#flux-system/sonarr")]
+    assert sonarr.build.substitute is not None
+    assert sonarr.build.substitute["TIMEZONE"] == "Europe/Paris"
+    assert "kubernetes/flux/vars/cluster-settings.yaml" in sonarr.settings
+    assert not any("is not in the repo" in n for n in sonarr.notes)
