@@ -148,9 +148,10 @@ class Repo:
 
     def ignored(self, path: str) -> bool:
         """Hidden directories and files (.git, .github, .sops.yaml) and --exclude globs."""
-        if any(part.startswith(".") for part in path.split("/")[:-1]):
+        folder = path.rpartition("/")[0]
+        if folder and (folder[0] == "." or "/." in folder):  # a folder's name starts with "."
             return True
-        return any(excluded_by(path, pattern) for pattern in self.exclude)
+        return bool(self.exclude) and any(excluded_by(path, p) for p in self.exclude)
 
     def in_chart(self, folder: str) -> bool:
         return any(folder == c or folder.startswith(c + "/") for c in self.charts)

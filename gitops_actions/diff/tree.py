@@ -107,20 +107,19 @@ class DiskTree:
         return self.root
 
 
+# a record of ``ls-tree -z`` for a file: any mode but a symlink's; not a submodule's
+_FILE_RECORD = re.compile(rb"(?:^|(?<=\0))(?!120000 )[0-7]+ blob ([0-9a-f]+)\t([^\0]*)\0")
+
+
 class GitTree:
     """The tree of commit ``sha`` in ``repo``, without a checkout."""
 
     def __init__(self, repo: git.Repo, sha: str, workdir: Path) -> None:
         self.repo, self.sha, self.workdir = repo, sha, workdir
         out = run_binary(["git", "ls-tree", "-r", "-z", "--full-tree", sha], cwd=repo.path)
-        self._blobs: dict[str, str] = {}
-        for record in out.split(b"\0"):
-            if not record:
-                continue
-            meta, _, path = record.partition(b"\t")
-            mode, kind, blob = meta.split()
-            if kind == b"blob" and mode != b"120000":  # no symlinks
-                self._blobs[path.decode()] = blob.decode()
+        self._blobs: dict[str, str] = {
+            path.decode(): blob.decode() for blob, path in _FILE_RECORD.findall(out)
+        }
         self._files = sorted(self._blobs)
         self._cache: dict[str, bytes] = {}
         self._root: Path | None = None
@@ -198,6 +197,10 @@ def existing(tree: Tree, paths: Iterable[str]) -> list[str]:
 
 def changed_paths(base: Tree, head: Tree) -> list[str]:
     """Paths added, removed or changed from ``base`` to ``head`` (by blob id: no reading)."""
+    if isinstance(base, GitTree) and isinstance(head, GitTree):  # both listings at hand
+        old, new = base._blobs, head._blobs
+        paths = {p for p, b in new.items() if old.get(p) != b}
+        return sorted(paths.union(p for p in old if p not in new))
     before, after = set(base.files()), set(head.files())
     paths = before.symmetric_difference(after)
     paths |= {p for p in before & after if base.blob(p) != head.blob(p)}
