@@ -118,21 +118,23 @@ def _clean(path: str) -> str:
 
 def outermost(paths: Iterable[str]) -> tuple[str, ...]:
     """The paths, without those inside another one of them."""
+    items = set(paths)
+    if "" in items:  # the whole repo
+        return ("",)
+    if "." in items:  # the whole repo too: only what sorts before it stays
+        return (*outermost(p for p in items if p < "."), ".")
     kept: list[str] = []
-    seen: set[str] = set()
-    for path in sorted(set(paths)):  # a folder sorts before what is inside it
-        if "." in seen or "" in seen or any(a in seen for a in _ancestors(path)):
-            continue
-        kept.append(path)
-        seen.add(path)
-    return tuple(kept)
+    last = "\0"
+    # ordered so that what is inside a path comes right after it ("a/b/c" before "a/b-c")
+    for path in sorted(items, key=_tree_order):
+        if not path.startswith(last):
+            kept.append(path)
+            last = path + "/"
+    return tuple(sorted(kept))
 
 
-def _ancestors(path: str) -> Iterable[str]:
-    """``a/b`` and ``a`` for ``a/b/c``: the paths ``path`` is inside."""
-    while "/" in path:
-        path = path.rpartition("/")[0]
-        yield path
+def _tree_order(path: str) -> str:
+    return path.replace("/", "\0")
 
 
 def under(paths: Sequence[str], folder: str) -> list[str]:

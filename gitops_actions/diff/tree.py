@@ -122,6 +122,7 @@ class GitTree:
         }
         self._files = sorted(self._blobs)
         self._cache: dict[str, bytes] = {}
+        self._found: dict[tuple[bytes, ...], list[str]] = {}  # grep's answers
         self._root: Path | None = None
 
     def files(self) -> Sequence[str]:
@@ -152,6 +153,11 @@ class GitTree:
             pos = header_end + 1 + size + 1
 
     def grep(self, *needles: bytes) -> list[str]:
+        if needles not in self._found:
+            self._found[needles] = self._grep(needles)
+        return list(self._found[needles])
+
+    def _grep(self, needles: tuple[bytes, ...]) -> list[str]:
         args = ["git", "grep", "-l", "-z", "-I", "-F"]
         for needle in needles:
             args += ["-e", needle.decode()]
