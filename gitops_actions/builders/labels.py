@@ -14,12 +14,12 @@ from gitops_actions.errors import ExternalError
 
 PREFIX = "org.opencontainers.image."
 _LICENSES = (  # the first words of common license files, and their SPDX identifiers
-    (re.compile(r"Apache License\s+Version 2\.0", re.I), "Apache-2.0"),
-    (re.compile(r"^\s*MIT License|Permission is hereby granted, free of charge", re.I), "MIT"),
-    (re.compile(r"Mozilla Public License Version 2\.0", re.I), "MPL-2.0"),
-    (re.compile(r"GNU GENERAL PUBLIC LICENSE\s+Version 3", re.I), "GPL-3.0"),
-    (re.compile(r"GNU AFFERO GENERAL PUBLIC LICENSE\s+Version 3", re.I), "AGPL-3.0"),
-)
+    (r"Apache License\s+Version 2\.0", "Apache-2.0"),
+    (r"^\s*MIT License|Permission is hereby granted, free of charge", "MIT"),
+    (r"Mozilla Public License Version 2\.0", "MPL-2.0"),
+    (r"GNU GENERAL PUBLIC LICENSE\s+Version 3", "GPL-3.0"),
+    (r"GNU AFFERO GENERAL PUBLIC LICENSE\s+Version 3", "AGPL-3.0"),
+)  # compiled when a license file is read, not at every start-up
 
 
 def _payload(env: Mapping[str, str]) -> dict[str, Any]:
@@ -38,7 +38,8 @@ def _license_file(context: Path) -> str:
             path = folder / name
             if path.is_file():
                 head = path.read_text(encoding="utf-8", errors="replace")[:2000]
-                return next((spdx for pattern, spdx in _LICENSES if pattern.search(head)), "")
+                found = (spdx for pattern, spdx in _LICENSES if re.search(pattern, head, re.I))
+                return next(found, "")
         if (folder / ".git").exists():
             break
     return ""

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import ipaddress
 import json
 import os
 import re
 import tempfile
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,15 +84,12 @@ def auth_file(credentials: Credentials | None) -> Iterator[Path | None]:
         yield path
 
 
-_DENIED = re.compile(
-    r"unauthorized|authentication required|\b401\b|\b403\b|denied|forbidden|no basic auth",
-    re.IGNORECASE,
-)
-_TRANSIENT = re.compile(
+# compiled on the first failed push only (through re's cache), not at every start-up
+_DENIED = r"unauthorized|authentication required|\b401\b|\b403\b|denied|forbidden|no basic auth"
+_TRANSIENT = (
     r"\b5\d\d\b|internal server error|bad gateway|service unavailable|gateway time-?out"
     r"|\b429\b|too ?many ?requests|connection reset|broken pipe|unexpected EOF|i/o timeout"
-    r"|TLS handshake timeout",
-    re.IGNORECASE,
+    r"|TLS handshake timeout"
 )
 
 
@@ -101,18 +98,25 @@ def push_error(ref: str, output: str) -> ExternalError:
     lines = [line for line in output.strip().splitlines() if line.strip()]
     last = lines[-1].strip() if lines else "no output"
     output = "\n".join(lines[-8:])  # the error, not the progress lines before it
-    if _DENIED.search(output):
+    if re.search(_DENIED, output, re.IGNORECASE):
         return ExternalError(
             f"push of {ref} refused: {last}",
             transient=False,
             hint="check the registry credentials (--registry-user, --registry-password-stdin)",
         )
-    return ExternalError(f"push of {ref} failed: {last}", transient=bool(_TRANSIENT.search(output)))
+    return ExternalError(
+        f"push of {ref} failed: {last}",
+        transient=bool(re.search(_TRANSIENT, output, re.IGNORECASE)),
+    )
 
 
 def _ask(method: str, url: str, headers: Mapping[str, str]) -> tuple[int, Mapping[str, str], bytes]:
     """One HTTP request (stdlib only: this runs once per build, start-up time counts);
-    header names in lower case."""
+    header names in lower case. The HTTP client (with ssl) is imported here, not before the
+    build: ``preload`` loads it while the build runs."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers=dict(headers), method=method)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
@@ -122,6 +126,15 @@ def _ask(method: str, url: str, headers: Mapping[str, str]) -> tuple[int, Mappin
     except (urllib.error.URLError, OSError) as err:
         host = urllib.parse.urlsplit(url).netloc
         raise ExternalError(f"cannot ask {host}: {getattr(err, 'reason', err)}") from None
+
+
+def preload() -> threading.Thread:
+    """Import the HTTP client (urllib, http.client, ssl: a tenth of a second of start-up) in
+    a thread, to overlap the build that comes before any registry question."""
+    thread = threading.Thread(target=importlib.import_module, args=("urllib.request",))
+    thread.daemon = True
+    thread.start()
+    return thread
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -23,7 +23,6 @@ import csv
 import datetime as dt
 import functools
 import re
-import zoneinfo
 from collections.abc import Callable, Mapping
 
 from gitops_actions.builders import versions
@@ -82,10 +81,14 @@ def _date(args: str, when: dt.datetime) -> str:
     found = re.fullmatch(r"'([^']*)'(?:\s+tz\s*=\s*'([^']*)')?\s*", args)
     if not found:
         raise UsageError(f"date expression {args!r}: expected 'FORMAT' [tz='ZONE']")
-    try:
-        zone = zoneinfo.ZoneInfo(found.group(2) or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"date expression {args!r}: unknown time zone") from None
+    zone: dt.tzinfo = dt.UTC
+    if found.group(2) and found.group(2) != "UTC":
+        import zoneinfo  # only for a tz=: loading it costs start-up time
+
+        try:
+            zone = zoneinfo.ZoneInfo(found.group(2))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"date expression {args!r}: unknown time zone") from None
     return _moment(found.group(1), when.astimezone(zone))
 
 

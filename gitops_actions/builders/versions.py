@@ -10,17 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SEMVER = re.compile(
+_SEMVER = (
     r"^[v=\s]*(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
 )
-_PEP440 = re.compile(
+_PEP440 = (
     r"^\s*v?(?:(?P<epoch>\d+)!)?(?P<release>\d+(?:\.\d+)*)"
     r"(?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>\d+)?)?"
     r"(?:-(?P<post_n1>\d+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>\d+)?)?"
     r"(?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>\d+)?)?"
-    r"(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$",
-    re.IGNORECASE,
+    r"(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$"
 )
 _PRE = {"alpha": "a", "a": "a", "beta": "b", "b": "b", "c": "rc", "rc": "rc"}
 
@@ -46,7 +45,7 @@ class Version:
 
 def semver(text: str) -> Version | None:
     """``v1.2.3``, ``1.2.3-rc.1+build``; None when it is not a valid semver."""
-    found = _SEMVER.match(text)
+    found = re.match(_SEMVER, text)  # compiled on first use: most builds never need it
     if not found:
         return None
     major, minor, patch = (int(found.group(k)) for k in ("major", "minor", "patch"))
@@ -58,7 +57,7 @@ def semver(text: str) -> Version | None:
 def pep440(text: str) -> Version | None:
     """``1.2.3``, ``v1.2.3rc2``, ``1.2.3post1`` (cleaned to ``1.2.3.post1``); None when the
     text does not conform to PEP 440."""
-    found = _PEP440.match(text)
+    found = re.match(_PEP440, text, re.IGNORECASE)
     if not found:
         return None
     parts = found.groupdict()

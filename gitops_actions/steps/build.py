@@ -219,6 +219,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
             cache_to=tuple(_lines(opts.cache_to)),
             network=opts.network,
         )
+        if opts.push:
+            registry.preload()
         with ctx.ci.group(f"{builder.how} {refs[0]}"):
             try:
                 builder.build(spec, Log(ctx.ci.log))
