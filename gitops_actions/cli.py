@@ -24,7 +24,6 @@ from gitops_actions.ci import Annotation, Dialect, GitHub, detect
 from gitops_actions.errors import (
     EXIT_OK,
     GitopsError,
-    NotBuiltYet,
     UsageError,
     cap,
     exit_code_for,
@@ -196,10 +195,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="step", metavar="<step>", required=True)
     for name, entry in STEPS.entries.items():
-        built = entry.module is not None
         p = sub.add_parser(
             name,
-            help=entry.summary + ("" if built else " (not implemented yet)"),
+            help=entry.summary,
             description=entry.summary,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -207,8 +205,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             continue
         step = STEPS[name]
         p.epilog = _epilog(step)
-        if step.options is not None:
-            _add_options(p.add_argument_group("step options"), step.options)
+        _add_options(p.add_argument_group("step options"), step.options)
         _add_options(p.add_argument_group("common options"), GlobalOptions)
     return parser
 
@@ -270,16 +267,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         step = STEPS[ns.step]
         step_name = f"{PROG} {step.name}"
         glob = resolve(GlobalOptions, ns, env)
-        if not step.built:
-            raise NotBuiltYet(step.name)
         if extra:
             parser.parse_args(argv)  # reports the unknown arguments, exits 2
-        opts = resolve(step.options, ns, env)  # type: ignore[arg-type]
+        opts = resolve(step.options, ns, env)
         dialect = detect(env, glob.ci)
         dotenv = glob.dotenv or ("gitops.env" if dialect.name == "gitlab" else None)
         ci = dialect(env, out, err=err, summary_file=glob.summary_file, dotenv_file=dotenv)
         ctx = Context(ci=ci, env=env)
-        assert step.run is not None
         result = step.run(opts, ctx)
         _report(result, ctx)
         return 1 if result.status == "failed" else EXIT_OK

@@ -3,7 +3,7 @@
 Exit codes:
     0  success, including "nothing to change"
     1  the check found problems (validation findings, failed handoff)
-    2  bad usage or bad input (options, files, a step not built yet)
+    2  bad usage or bad input (options, files)
     3  an external system failed after retries (git remote, registry, forge API, agent)
 """
 
@@ -52,7 +52,7 @@ class GitopsError(Exception):
 
 
 class UsageError(GitopsError):
-    """Options that do not fit: a missing option, a bad value, a step not built yet."""
+    """Options that do not fit: a missing option, a bad value."""
 
 
 class InputError(GitopsError):
@@ -97,14 +97,6 @@ class ExternalError(GitopsError):
 
     def __init__(self, message: str, *, transient: bool = True, hint: str = "") -> None:
         super().__init__(message, transient=transient, hint=hint)
-
-
-class NotBuiltYet(UsageError):
-    """A step whose capability has not landed yet."""
-
-    def __init__(self, step: str) -> None:
-        super().__init__("not implemented yet")
-        self.step = step
 
 
 def exit_code_for(error: BaseException) -> int:

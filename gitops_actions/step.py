@@ -82,13 +82,9 @@ class Step:
     name: str
     summary: str
     examples: tuple[str, ...]
-    options: type[Any] | None
-    run: Callable[[Any, Context], StepResult] | None = None
+    options: type[Any]
+    run: Callable[[Any, Context], StepResult]
     outputs: tuple[tuple[str, str], ...] = ()  # (name, description) of what run() returns
 
-    @property
-    def built(self) -> bool:
-        return self.run is not None
-
     def fields(self) -> tuple[dataclasses.Field[Any], ...]:
-        return dataclasses.fields(self.options) if self.options else ()
+        return dataclasses.fields(self.options)

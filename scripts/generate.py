@@ -2,13 +2,13 @@
 
     python scripts/generate.py
 
-rewrites, for every step the registry marks built (the demo aside):
+rewrites, for every step of the registry (the demo aside):
   <step>/action.yml   a composite GitHub Action with exactly that step's inputs and outputs
   action.yml          the dispatcher: input ``step`` plus every step's inputs
   templates/<step>.yml a GitLab CI/CD component (the CI/CD Catalog layout) for the step
   docs/reference.md    the configuration reference (every option: flag, variable, default)
 tests/test_distribution.py fails when a committed file differs from what this writes.
-A step that becomes built gets its files on the next run.
+A step added to the registry gets its files on the next run.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def uses_github_token(step: Step) -> bool:
 
 
 def shipped_steps() -> tuple[str, ...]:
-    return tuple(name for name, step in STEPS.items() if step.built and name != "demo")
+    return tuple(name for name in STEPS if name != "demo")
 
 
 # -- the inputs of one step ------------------------------------------------------------------
@@ -104,7 +104,7 @@ def input_name(name: str, kind: str) -> str:
 
 def step_inputs(step: Step) -> list[Input]:
     """The step's options as inputs, in the order the options dataclass declares them."""
-    hints = typing.get_type_hints(step.options) if step.options else {}
+    hints = typing.get_type_hints(step.options)
     inputs = []
     for field in step.fields():
         meta = field.metadata["gitops"]
@@ -487,7 +487,7 @@ also take `github-token` in GitHub Actions (default `${{ github.token }}`).
 
 
 def render_reference() -> str:
-    """The configuration reference: every option of every built step, flag and variable."""
+    """The configuration reference: every option of every step, flag and variable."""
     from gitops_actions.cli import GlobalOptions
 
     def table(fields: tuple[Any, ...]) -> list[str]:
@@ -515,8 +515,7 @@ def render_reference() -> str:
     ]
     lines += table(dataclasses.fields(GlobalOptions))
     for name, step in STEPS.items():
-        if step.built:
-            lines += ["", f"## {name}", "", *table(step.fields())]
+        lines += ["", f"## {name}", "", *table(step.fields())]
     return "\n".join(lines) + "\n"
 
 

@@ -17,12 +17,9 @@ from gitops_actions.step import Step
 class Entry:
     name: str
     summary: str
-    module: str | None = None  # None: not built yet
-    examples: tuple[str, ...] = ()  # for steps not built yet; built ones carry their own
+    module: str
 
     def load(self) -> Step:
-        if self.module is None:
-            return Step(name=self.name, summary=self.summary, examples=self.examples, options=None)
         step: Step = importlib.import_module(f"gitops_actions.steps.{self.module}").STEP
         return step
 
