@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from gitops_actions import __version__
 from gitops_actions.step import Step, env_name, public
 from gitops_actions.steps import STEPS
 
@@ -369,12 +370,16 @@ def render_action() -> str:
 
 
 # -- GitLab CI/CD components -----------------------------------------------------------------
-TOOL_IMAGE = "ghcr.io/gitops-actions/gitops-actions:v0"
+# The tool's image, as .github/workflows/image.yml publishes it for a release: a component
+# of version X runs the image of version X (tests/test_distribution.py checks that every
+# file naming the image agrees).
+IMAGE = "ghcr.io/gitops-actions/gitops-actions"
+TOOL_IMAGE = f"{IMAGE}:{__version__}"
 # What a component adds to its step's inputs: where and as what the job runs.
 JOB_INPUTS = {
     "job-name": ("name of the job", "gitops-{step}"),
     "job-stage": ("stage the job runs in", "{stage}"),
-    "tool-image": ("the gitops-actions image (pin it by digest)", TOOL_IMAGE),
+    "tool-image": ("the gitops-actions image; pin it by digest (IMAGE@sha256:...)", TOOL_IMAGE),
 }
 STAGES = {"build": "build", "validate": "test", "diff": "test", "comment": "test"}
 DOTENV = "gitops.env"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from gitops_actions import __version__
 from gitops_actions.step import Step, env_name, option, public
 from gitops_actions.steps import STEPS
 
@@ -165,3 +167,78 @@ def test_reference_lists_every_option_and_the_readme_links_it() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "](docs/reference.md)" in readme
     assert "reference:start" not in readme, "the generated tables live in docs/reference.md"
+
+
+# -- the tool's image: one name everywhere -----------------------------------------------------
+IMAGE_MENTION = re.compile(
+    r"ghcr\.io/(\$\{\{ github\.repository_owner \}\}|[\w.-]+)/gitops-actions(?![\w/-])"
+    r"(:[\w.-]+|@sha256:[\w.]+)?"
+)
+IMAGE_FILES = (
+    "README.md",
+    "Dockerfile",
+    "docs/*.md",
+    "templates/*.yml",
+    "deploy/*.yaml",
+    "workflows/*/*.yml",
+    ".github/workflows/*.yml",
+)
+
+
+def image_mentions() -> list[tuple[str, str, str]]:
+    """(file, owner, tag or digest) of every ghcr.io/<owner>/gitops-actions in what we ship."""
+    found = []
+    for pattern in IMAGE_FILES:
+        for path in sorted(ROOT.glob(pattern)):
+            for match in IMAGE_MENTION.finditer(path.read_text()):
+                found.append((str(path.relative_to(ROOT)), match.group(1), match.group(2) or ""))
+    return found
+
+
+def test_every_file_naming_the_image_agrees() -> None:
+    """image.yml publishes ghcr.io/<the repository's owner>/gitops-actions tagged by version;
+    the docs, the components and deploy/ name that image, at this version, or a digest."""
+    registry, owner, name = generate.IMAGE.split("/")
+    assert (registry, name) == ("ghcr.io", "gitops-actions")
+    major, minor, _ = __version__.split(".", 2)
+    published = {f":{__version__}", f":{major}.{minor}", f":{major}"}  # for tag v<version>
+    mentions = image_mentions()
+    wanted = {"README.md", "docs/serve.md", "deploy/deployment.yaml", "deploy/kustomization.yaml"}
+    wanted |= {".github/workflows/image.yml", *(f"templates/{step}.yml" for step in SHIPPED)}
+    assert wanted <= {path for path, _, _ in mentions}
+    for path, who, tag in mentions:
+        if path == ".github/workflows/image.yml":
+            assert who == "${{ github.repository_owner }}", (path, who)
+        else:
+            assert who == owner, (path, who)
+        assert tag in published or tag == "" or tag.startswith("@sha256:"), (path, tag)
+    # the actions and workflows users call live in the same owner's repository
+    uses = re.findall(r"uses: ([\w.-]+)/gitops-actions/", (ROOT / "README.md").read_text())
+    assert uses and set(uses) == {owner}
+    for step in SHIPPED:
+        spec = next(yaml.safe_load_all((ROOT / "templates" / f"{step}.yml").read_text()))
+        assert spec["spec"]["inputs"]["tool-image"]["default"] == f"{generate.IMAGE}:{__version__}"
+
+
+def test_deploy_runs_the_published_image_of_this_version() -> None:
+    deployment = yaml.safe_load((ROOT / "deploy" / "deployment.yaml").read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == generate.IMAGE
+    kustomization = yaml.safe_load((ROOT / "deploy" / "kustomization.yaml").read_text())
+    assert kustomization["images"] == [{"name": generate.IMAGE, "newTag": __version__}]
+
+
+def test_the_image_workflow_builds_what_the_dockerfile_says() -> None:
+    workflow = (ROOT / ".github" / "workflows" / "image.yml").read_text()
+    job = yaml.safe_load(workflow)["jobs"]["image"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    defaults = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", dockerfile, re.MULTILINE))
+    assert {key: job["env"][key] for key in defaults} == defaults
+    [build] = [s for s in job["steps"] if "build-push-action" in s.get("uses", "")]
+    assert build["with"]["build-args"].splitlines() == [f"{k}=${{{{ env.{k} }}}}" for k in defaults]
+    assert build["with"]["push"] is True
+    [meta] = [s for s in job["steps"] if "metadata-action" in s.get("uses", "")]
+    for pattern in ("{{version}}", "{{major}}.{{minor}}", "{{major}}"):
+        assert f"type=semver,pattern={pattern}\n" in meta["with"]["tags"]
+    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    assert "steps.push.outputs.digest" in workflow
