@@ -4,7 +4,9 @@ Nothing can be pulled, so every image the Dockerfile names by a build argument i
 here: a base image from this machine's own files (Debian's python3.11 and git, busybox
 for a shell, and the shared libraries they load), a wheels image from the runtime lock's
 wheels (.venv/wheelhouse, from scripts/setup.sh), and stand-ins for the kustomize and helm
-images. The built image must run as a non-root user and validate (render) a kustomization.
+images. The built image must run as a non-root user, validate (render) a kustomization,
+and run the bot as deploy/deployment.yaml starts it (read-only root filesystem, its
+volumes, its user) until it answers /healthz and /readyz and drains on SIGTERM.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import re
 import shutil
 import subprocess
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from gitops_actions.retry import Backoff, Deadline, attempts
 from gitops_actions.sandbox import DockerSandbox
 
 from support import need
@@ -107,12 +113,18 @@ def base_rootfs(tar_path: Path) -> None:
         text("etc/group", "root:x:0:\n")
 
 
-def docker(sandbox: DockerSandbox, *args: str, timeout: int = 1800) -> str:
+def docker_run(
+    sandbox: DockerSandbox, *args: str, timeout: int = 1800
+) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ["PATH"], "DOCKER_HOST": sandbox.docker_host, "HOME": "/root"}
     env["DOCKER_BUILDKIT"] = "0"  # the engine's own builder: no buildx here
-    proc = subprocess.run(
+    return subprocess.run(
         ["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def docker(sandbox: DockerSandbox, *args: str, timeout: int = 1800) -> str:
+    proc = docker_run(sandbox, *args, timeout=timeout)
     assert proc.returncode == 0, (
         f"docker {' '.join(args[:3])}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
     )
@@ -219,3 +231,84 @@ def test_image_validates_a_kustomization(
         "json",
     )
     assert '"resources": 1' in out and '"errors": 0' in out, out
+
+
+def deployment_container() -> tuple[dict[str, Any], dict[str, Any]]:
+    doc = yaml.safe_load((ROOT / "deploy" / "deployment.yaml").read_text())
+    pod: dict[str, Any] = doc["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return pod, container
+
+
+def run_options(pod: dict[str, Any], container: dict[str, Any], secrets: Path) -> list[str]:
+    """``docker run`` options that give the container what the Deployment gives it."""
+    pod_ctx, ctx = pod["securityContext"], container["securityContext"]
+    options = ["--user", f"{pod_ctx['runAsUser']}:{pod_ctx['runAsGroup']}"]
+    options += ["--group-add", str(pod_ctx["fsGroup"])]
+    if ctx["readOnlyRootFilesystem"]:
+        options.append("--read-only")
+    if not ctx["allowPrivilegeEscalation"]:
+        options += ["--security-opt", "no-new-privileges"]
+    options += [f"--cap-drop={cap}" for cap in ctx["capabilities"]["drop"]]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "emptyDir" in volume:  # writable by the pod's fsGroup, like an emptyDir
+            options += ["--tmpfs", f"{mount['mountPath']}:mode=1777"]
+        elif "secret" in volume:
+            options += ["-v", f"{secrets}:{mount['mountPath']}:ro"]
+        else:
+            raise AssertionError(f"no stand-in for volume {volume}")
+    for variable in container.get("env", []):
+        if "value" in variable:
+            options += ["-e", f"{variable['name']}={variable['value']}"]
+        else:
+            assert variable["valueFrom"]["secretKeyRef"].get("optional"), variable
+    return [*options, "--entrypoint", container["command"][0]]
+
+
+def test_image_runs_the_bot_as_deploy_starts_it(
+    docker_sandbox: DockerSandbox, image: str, tmp_path: Path
+) -> None:
+    pod, container = deployment_container()
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o755)
+    for key in ("webhook-secret", "token"):  # the keys the Deployment's Secret holds
+        (secrets / key).write_text(f"{key}-{uuid.uuid4().hex}\n")
+        (secrets / key).chmod(0o644)
+    name = f"serve-{uuid.uuid4().hex[:8]}"
+    options = run_options(pod, container, secrets)
+    docker(
+        docker_sandbox,
+        "run", "-d", "--name", name, "--network", "none", *options, image,
+        *container["command"][1:], *container["args"],
+    )  # fmt: skip
+    try:
+        port = container["ports"][0]["containerPort"]
+        probe = (
+            "import sys, urllib.request\n"
+            "for path in sys.argv[1:]:\n"
+            f"    with urllib.request.urlopen('http://127.0.0.1:{port}' + path, timeout=5) as r:\n"
+            "        print(path, r.status, r.read().decode().strip())\n"
+        )
+        paths = [container["livenessProbe"]["httpGet"]["path"]]
+        paths.append(container["readinessProbe"]["httpGet"]["path"])
+        python = "/opt/gitops-actions/bin/python"
+        answer = None
+        for _ in attempts(Deadline.after(60), what="serve in the image", backoff=Backoff(0.2)):
+            answer = docker_run(docker_sandbox, "exec", name, python, "-c", probe, *paths)
+            running = docker(docker_sandbox, "inspect", "-f", "{{.State.Running}}", name)
+            assert running.strip() == "true", docker(docker_sandbox, "logs", name)
+            if answer.returncode == 0:
+                break
+        assert answer is not None and answer.stdout.splitlines() == [
+            "/healthz 200 ok",
+            "/readyz 200 ready",
+        ], answer.stdout + answer.stderr
+        state = docker(docker_sandbox, "exec", name, "ls", "/var/lib/gitops-serve")
+        assert "serve.db" in state.split(), state  # the state lives on the volume
+        assert docker(docker_sandbox, "exec", name, "id", "-u").strip() != "0"
+        docker(docker_sandbox, "stop", "-t", "30", name)  # SIGTERM: drain, then exit 0
+        assert docker(docker_sandbox, "inspect", "-f", "{{.State.ExitCode}}", name).strip() == "0"
+    finally:
+        docker_run(docker_sandbox, "rm", "-f", name)
