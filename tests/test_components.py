@@ -106,7 +106,7 @@ def dotenv(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines)
 
 
-def test_every_built_step_has_a_component_and_no_other_step_does() -> None:
+def test_every_step_has_a_component_and_nothing_else_does() -> None:
     assert {p.stem for p in (ROOT / "templates").glob("*.yml")} == set(SHIPPED)
     assert not any(p.is_dir() for p in (ROOT / "templates").iterdir())
 
@@ -186,19 +186,41 @@ def test_bump_component_commits_and_hands_outputs_on(tmp_path: Path) -> None:
     assert outputs["GITOPS_OUT_CHANGED"] == "true"
 
 
-def test_pipeline_example_includes_components_with_inputs_they_take() -> None:
+def readme_pipelines() -> list[dict[str, Any]]:
+    """The README's GitLab snippets (YAML blocks that include something)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+    return [b for b in blocks if isinstance(b, dict) and "include" in b]
+
+
+def includes_components_with_inputs_they_take(where: str, pipeline: dict[str, Any]) -> None:
+    included = [i for i in pipeline["include"] if "component" in i]
+    assert included, where
+    for item in included:
+        match = re.fullmatch(
+            r"\$CI_SERVER_FQDN/gitops-actions/gitops-actions/(\w+)@[\w.~]+", item["component"]
+        )
+        assert match and match.group(1) in STEPS, item["component"]
+        spec, _ = component(match.group(1))
+        inputs = spec["spec"]["inputs"]
+        given = item.get("inputs", {})
+        assert set(given) <= set(inputs), (where, match.group(1))
+        missing = {k for k, s in inputs.items() if "default" not in s} - set(given)
+        assert not missing, (where, match.group(1), missing)
+        for key, value in given.items():  # an array input takes a list
+            assert isinstance(value, list) == (inputs[key]["type"] == "array"), (where, key)
+
+
+def test_pipeline_examples_include_components_with_inputs_they_take() -> None:
     for path in sorted((ROOT / "workflows" / "gitlab").glob("*.yml")):
         pipeline = yaml.safe_load(path.read_text())
         jsonschema.validate(pipeline, SCHEMA)
-        included = [i for i in pipeline["include"] if "component" in i]
-        assert included, path
-        for item in included:
-            match = re.fullmatch(
-                r"\$CI_SERVER_FQDN/gitops-actions/gitops-actions/(\w+)@[\w.~]+", item["component"]
-            )
-            assert match and match.group(1) in STEPS, item["component"]
-            spec, _ = component(match.group(1))
-            inputs = spec["spec"]["inputs"]
-            assert set(item.get("inputs", {})) <= set(inputs)
-            missing = {k for k, s in inputs.items() if "default" not in s} - set(item["inputs"])
-            assert not missing, (path.name, match.group(1), missing)
+        includes_components_with_inputs_they_take(path.name, pipeline)
+
+
+def test_readme_snippets_include_components_with_inputs_they_take() -> None:
+    pipelines = readme_pipelines()
+    assert pipelines, "the README shows the GitLab one-liner"
+    for pipeline in pipelines:
+        jsonschema.validate(pipeline, SCHEMA)
+        includes_components_with_inputs_they_take("README.md", pipeline)

