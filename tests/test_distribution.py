@@ -146,6 +146,7 @@ def test_a_name_with_two_meanings_is_described_with_both(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("path", shipped_actions(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_actions_match_githubs_schema_and_keep_inputs_out_of_scripts(path: Path) -> None:
+    """The root action and every <step>/action.yml (actionlint checks workflows only)."""
     doc = yaml.safe_load(path.read_text())
     jsonschema.validate(doc, schema("github-action.json"))
     for step in doc["runs"]["steps"]:
