@@ -1,5 +1,7 @@
 # The gitops-actions image: the CLI with the exact dependencies of requirements/runtime.txt,
-# git, kustomize and helm, running as a non-root user. The GitLab components run in it.
+# git, kustomize and helm, running as a non-root user. The GitLab components (templates/)
+# and the bot (deploy/) run it; .github/workflows/image.yml publishes it for each release
+# as ghcr.io/<owner>/gitops-actions:<version>.
 #   docker build -t gitops-actions .
 # Each part comes from an image named by a build argument; pin them by digest
 # (--build-arg KUSTOMIZE_IMAGE=registry.k8s.io/kustomize/kustomize@sha256:...).
