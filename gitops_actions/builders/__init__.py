@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +75,11 @@ def cache_ref(cache: str, builder: str) -> str:
 def secret_files(specs: tuple[str, ...], env: Mapping[str, str]) -> Iterator[tuple[Secret, ...]]:
     """Each ``--secret`` value as a file only we can read; ``env=`` values are written to a
     private temporary directory removed afterwards. Every value is masked in all output."""
+    if not specs:
+        yield ()
+        return
+    import tempfile  # with shutil, bz2 and lzma: only when there are secrets to write
+
     with tempfile.TemporaryDirectory(prefix="gitops-secrets-") as tmp:
         found: list[Secret] = []
         for spec in specs:

@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +83,8 @@ def inspect(path: str, env: Mapping[str, str], version: str | None = None) -> Cl
 
 
 def _named(docker_cli: str, env: Mapping[str, str]) -> str:
+    import shutil
+
     path = shutil.which(docker_cli, path=env.get("PATH", os.defpath))
     if path is None:
         raise UsageError(f"--docker-cli {docker_cli}: no such executable")

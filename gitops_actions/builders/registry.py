@@ -10,7 +10,6 @@ import ipaddress
 import json
 import os
 import re
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
@@ -74,6 +73,8 @@ def auth_file(credentials: Credentials | None) -> Iterator[Path | None]:
     if credentials is None:
         yield None
         return
+    import tempfile  # with shutil, bz2 and lzma: only when there are credentials to write
+
     with tempfile.TemporaryDirectory(prefix="gitops-auth-") as tmp:
         path = Path(tmp) / "config.json"
         token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode())
