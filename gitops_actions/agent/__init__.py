@@ -62,6 +62,11 @@ class Agent(Protocol):
         """Where a person sees ``app`` (the agent's UI), or "" when there is none."""
         ...
 
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` before the next look, or less when the agent has news (a
+        watched object changed) that the next look should see at once."""
+        ...
+
     def close(self) -> None:
         """Stop watching; the agent is not used again."""
         ...
@@ -77,6 +82,7 @@ class Settings:
     receiver: str | None = None  # Flux: a notification-controller Receiver URL
     receiver_type: str = "generic"  # Flux: generic, generic-hmac or github
     branch: str = "main"  # Flux: the branch a github Receiver is told was pushed
+    via: str = "api"  # Argo CD: its API, or "kubernetes" (the Application objects)
 
 
 def same_revision(have: str, want: str) -> bool:
@@ -87,6 +93,10 @@ def same_revision(have: str, want: str) -> bool:
 
 
 def make_agent(name: str, env: Mapping[str, str], settings: Settings) -> Agent:
+    if name == "argocd" and settings.via == "kubernetes":
+        from gitops_actions.agent.argocd_kube import ArgoCDKube
+
+        return ArgoCDKube.from_env(env, settings)
     if name == "argocd":
         from gitops_actions.agent.argocd import ArgoCD
 

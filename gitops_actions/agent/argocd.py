@@ -16,6 +16,7 @@ while ``sync.revision`` still moves.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,12 +136,37 @@ def judge(
     return Judgement("pending", ", ".join(words), str(status.get("health", {}).get("message", "")))
 
 
-def _split(app: str) -> tuple[str | None, str]:
+def state_of(
+    app: str, data: Mapping[str, Any], verdict: Judgement, *, repo: str, url: str
+) -> AppState:
+    """What handoff reports of one Application, judged."""
+    return AppState(
+        app=app,
+        phase=verdict.phase,
+        state=verdict.state,
+        revision=",".join(r for r in revision_of(data, repo) if r),
+        health=str(data.get("status", {}).get("health", {}).get("status") or ""),
+        message=verdict.message,
+        url=url,
+    )
+
+
+def split_app(app: str) -> tuple[str | None, str]:
     """``ns/name`` (apps in any namespace) or ``name``."""
     namespace, _, name = app.rpartition("/")
     if not name or (_ and not namespace):
         raise UsageError(f"--app {app!r}: expected NAME or NAMESPACE/NAME")
     return namespace or None, name
+
+
+def app_url(server: str, app: str) -> str:
+    """Where the Argo CD UI at ``server`` shows ``app``."""
+    namespace, name = split_app(app)
+    return (
+        f"{server}/applications/{namespace}/{name}"
+        if namespace
+        else (f"{server}/applications/{name}")
+    )
 
 
 @dataclass
@@ -153,6 +179,7 @@ class ArgoCD:
     _session: requests.Session = field(default_factory=requests.Session, repr=False)
     _asked: dict[str, datetime] = field(default_factory=dict)
     _stale: set[str] = field(default_factory=set)
+    _replies: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # from the refresh
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], settings: Settings) -> ArgoCD:
@@ -219,7 +246,7 @@ class ArgoCD:
         raise _Refused(text, detail=str(detail), transient=transient)
 
     def _get(self, app: str, deadline: Deadline, *, refresh: bool) -> Mapping[str, Any]:
-        namespace, name = _split(app)
+        namespace, name = split_app(app)
         query = self._query(namespace, **({"refresh": "normal"} if refresh else {}))
         what = f"{'refresh' if refresh else 'get'} application {app}"
         result: Mapping[str, Any] = self._request(
@@ -230,12 +257,16 @@ class ArgoCD:
     # -- Agent ---------------------------------------------------------------------------
     def trigger(self, app: str, deadline: Deadline) -> None:
         self._asked.setdefault(app, datetime.now().astimezone().replace(microsecond=0))
-        call(lambda: self._get(app, deadline, refresh=True), deadline, what=f"refresh {app}")
+        reply = call(
+            lambda: self._get(app, deadline, refresh=True), deadline, what=f"refresh {app}"
+        )
         if self.settings.sync:
             call(lambda: self._sync(app, deadline), deadline, what=f"sync {app}")
+        else:  # the refreshed app is the first look: no second request for it
+            self._replies[app] = reply
 
     def _sync(self, app: str, deadline: Deadline) -> None:
-        namespace, name = _split(app)
+        namespace, name = split_app(app)
         body = {"prune": False, **self._query(namespace)}  # no revision: the app's target
         try:
             self._request(
@@ -247,27 +278,19 @@ class ArgoCD:
 
     def observe(self, app: str, revision: str, deadline: Deadline) -> AppState:
         refresh = app in self._stale
-        data = self._get(app, deadline, refresh=refresh)
+        data = self._replies.pop(app, None) or self._get(app, deadline, refresh=refresh)
         verdict = judge(data, revision, repo=self.settings.repo, since=self._asked.get(app))
         if verdict.stale:
             self._stale.add(app)
         else:
             self._stale.discard(app)
-        status = data.get("status", {})
-        return AppState(
-            app=app,
-            phase=verdict.phase,
-            state=verdict.state,
-            revision=",".join(r for r in revision_of(data, self.settings.repo) if r),
-            health=str(status.get("health", {}).get("status") or ""),
-            message=verdict.message,
-            url=self.url(app),
-        )
+        return state_of(app, data, verdict, repo=self.settings.repo, url=self.url(app))
 
     def url(self, app: str) -> str:
-        namespace, name = _split(app)
-        where = f"{namespace}/{name}" if namespace else name
-        return f"{self.server}/applications/{where}"
+        return app_url(self.server, app)
+
+    def pause(self, seconds: float) -> None:
+        time.sleep(seconds)
 
     def close(self) -> None:
         self._session.close()

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from gitops_actions.agent import AppState, Judgement, Phase, Settings, same_revision
-from gitops_actions.agent.kube import Kind, Watched, api_client, request
+from gitops_actions.agent.kube import Caches, Kind, Watched, annotate, api_client, request
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.forge import api_detail, env_token
 from gitops_actions.retry import Deadline, call
@@ -145,9 +145,11 @@ class Flux:
     token: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat() + "-" + secrets.token_hex(4)
     )
-    _watched: dict[tuple[str, str], Watched] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _received: bool = False
+
+    def __post_init__(self) -> None:
+        self._caches = Caches(self.api)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], settings: Settings) -> Flux:
@@ -165,27 +167,10 @@ class Flux:
 
     # -- the cluster ---------------------------------------------------------------------
     def _cache(self, kind: Kind, namespace: str, deadline: Deadline) -> Watched:
-        with self._lock:
-            key = (kind.plural, namespace)
-            if key not in self._watched:
-                self._watched[key] = Watched(self.api, kind, namespace, deadline)
-            return self._watched[key]
+        return self._caches.of(kind, namespace, deadline)
 
     def _annotate(self, kind: Kind, namespace: str, name: str, deadline: Deadline) -> None:
-        body = {"metadata": {"annotations": {REQUESTED: self.token}}}
-        request(
-            lambda: self.api.patch_namespaced_custom_object(
-                kind.group,
-                kind.version,
-                namespace,
-                kind.plural,
-                name,
-                body,
-                _request_timeout=deadline.clamp(30) or 1,
-            ),
-            deadline,
-            what=f"annotate {kind.kind} {namespace}/{name}",
-        )
+        annotate(self.api, kind, namespace, name, {REQUESTED: self.token}, deadline)
 
     # -- Agent ---------------------------------------------------------------------------
     def trigger(self, app: str, deadline: Deadline) -> None:
@@ -312,8 +297,8 @@ class Flux:
     def url(self, app: str) -> str:
         return ""
 
+    def pause(self, seconds: float) -> None:
+        self._caches.pause(seconds)
+
     def close(self) -> None:
-        with self._lock:
-            watched, self._watched = list(self._watched.values()), {}
-        for cache in watched:
-            cache.stop()
+        self._caches.close()

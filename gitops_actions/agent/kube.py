@@ -59,9 +59,7 @@ def api_client(env: Mapping[str, str]) -> Any:
         raise UsageError(
             f"{path or 'in-cluster config'}: cannot use it: {api_detail(err)}"
         ) from None
-    raise UsageError(
-        "flux: no cluster to talk to", hint="set KUBECONFIG, or run inside the cluster"
-    )
+    raise UsageError("no cluster to talk to", hint="set KUBECONFIG, or run inside the cluster")
 
 
 def failure(err: BaseException, what: str) -> GitopsError:
@@ -75,7 +73,7 @@ def failure(err: BaseException, what: str) -> GitopsError:
             return ExternalError(
                 text,
                 transient=False,
-                hint="check the kubeconfig and the RBAC (get, list, watch, patch on Flux kinds)",
+                hint="check the kubeconfig and the RBAC: get, list, watch, patch on the app's kind",
             )
         if status == 404:
             return ExternalError(text, transient=False, hint="check --app")
@@ -100,8 +98,16 @@ def request(operation: Callable[[], T], deadline: Deadline, *, what: str) -> T:
 class Watched:
     """The objects of one kind in one namespace, kept current by a watch on a thread."""
 
-    def __init__(self, api: Any, kind: Kind, namespace: str, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        api: Any,
+        kind: Kind,
+        namespace: str,
+        deadline: Deadline,
+        news: threading.Event | None = None,
+    ) -> None:
         self.api, self.kind, self.namespace, self.deadline = api, kind, namespace, deadline
+        self.news = news or threading.Event()  # set whenever an object changed
         self.objects: dict[str, dict[str, Any]] = {}
         self.error: GitopsError | None = None
         self.listed = threading.Event()
@@ -137,6 +143,7 @@ class Watched:
             self.objects = {o["metadata"]["name"]: o for o in listed.get("items", [])}
             self.version = str(listed.get("metadata", {}).get("resourceVersion", ""))
         self.listed.set()
+        self.news.set()
 
     def _follow(self) -> None:
         from kubernetes import watch
@@ -159,6 +166,8 @@ class Watched:
                 elif event["type"] == "DELETED":
                     self.objects.pop(obj["metadata"]["name"], None)
                 self.version = str(self._watch.resource_version or self.version)
+            if event["type"] != "BOOKMARK":
+                self.news.set()
             if self._stopped.is_set():
                 return
 
@@ -190,3 +199,52 @@ class Watched:
                 self.reconnects += 1
         except DeadlineExceeded:
             return
+
+
+class Caches:
+    """One ``Watched`` per kind and namespace, opened on first use, and one ``news`` event
+    that any of them sets when an object changed."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self.news = threading.Event()
+        self._watched: dict[tuple[str, str], Watched] = {}
+        self._lock = threading.Lock()
+
+    def of(self, kind: Kind, namespace: str, deadline: Deadline) -> Watched:
+        with self._lock:
+            key = (kind.plural, namespace)
+            if key not in self._watched:
+                self._watched[key] = Watched(self.api, kind, namespace, deadline, self.news)
+            return self._watched[key]
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when a watched object changed meanwhile."""
+        self.news.wait(seconds)
+        self.news.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            watched, self._watched = list(self._watched.values()), {}
+        for cache in watched:
+            cache.stop()
+
+
+def annotate(
+    api: Any, kind: Kind, namespace: str, name: str, values: Mapping[str, str], deadline: Deadline
+) -> None:
+    """Merge ``values`` into the annotations of one object (a merge patch)."""
+    body = {"metadata": {"annotations": dict(values)}}
+    request(
+        lambda: api.patch_namespaced_custom_object(
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            name,
+            body,
+            _request_timeout=deadline.clamp(REQUEST_TIMEOUT) or 1,
+        ),
+        deadline,
+        what=f"annotate {kind.kind} {namespace}/{name}",
+    )

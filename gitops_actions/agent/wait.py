@@ -1,9 +1,11 @@
 """Wait for many apps at once: trigger each, then observe the pending ones until each is
 live or failed, or the deadline passes.
 
-Observations run in parallel, in rounds paced by the one retry helper; a transient error
-on one app (5xx, 429, a dropped connection) keeps its last state for the next round. One
-progress line is printed per state change: app, state, seconds since the start.
+Observations run in parallel, in rounds paced by the one retry helper; the first round
+runs as soon as every app was asked, and an agent that watches wakes the pause between
+rounds early when something changed. A transient error on one app (5xx, 429, a dropped
+connection) keeps its last state for the next round. One progress line is printed per
+state change: app, state, seconds since the start.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from gitops_actions.errors import GitopsError
 from gitops_actions.retry import Backoff, Deadline, DeadlineExceeded, attempts
 
 WORKERS = 16
-POLL = Backoff(base=0.05, cap=0.3)  # the template: each wait gets its own copy
+POLL = Backoff(base=0.05, cap=0.25)  # the template: each wait gets its own copy
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def wait(
             list(pool.map(lambda app: agent.trigger(app, deadline), apps))
             pending = list(apps)
             backoff = Backoff(POLL.base, POLL.cap)
-            for _ in attempts(deadline, what="handoff", backoff=backoff):
+            for _ in attempts(deadline, what="handoff", backoff=backoff, sleep=agent.pause):
                 for state in pool.map(look, pending):
                     note(state)
                 pending = [app for app in pending if states[app].phase == "pending"]

@@ -12,15 +12,17 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from gitops_actions import git, writer
-from gitops_actions.edit.plan import Plan
+from gitops_actions import git
 from gitops_actions.errors import UsageError
-from gitops_actions.imageref import ImageRef
 from gitops_actions.secrets import REDACTOR
 from gitops_actions.step import Context, Status, StepResult, option
+
+if TYPE_CHECKING:  # the writer and the edit engine load only when a step writes
+    from gitops_actions import writer
+    from gitops_actions.edit.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def commit_message(
     template: str, result: Plan, trailers: list[str], extra: Mapping[str, str] | None = None
 ) -> str:
     """Subject from ``template``, a body listing each edit, then the trailers."""
+    from gitops_actions.imageref import ImageRef
+
     hits = [h for h in result.hits if h.splices] or list(result.hits)
     first_old = hits[0].old if hits else ImageRef("")
     first_new = hits[0].new if hits else ImageRef("")
@@ -164,6 +168,8 @@ MAX_TIMEOUT = 86400  # a day: beyond that a typo, not a budget
 
 
 def target_of(opts: WriteOptions, *, commit: bool = True, depth: int | None = 1) -> writer.Target:
+    from gitops_actions import writer
+
     if not 0 < opts.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout {opts.timeout:g}: give seconds between 0 and {MAX_TIMEOUT}")
     if opts.ssh_key and not Path(opts.ssh_key).is_file():
@@ -229,6 +235,9 @@ def deliver(
     commit: bool = True,
 ) -> StepResult:
     """Dry-run, commit to the branch, or open a pull request: whatever ``opts`` asks."""
+    from gitops_actions import writer
+    from gitops_actions.edit.plan import Plan
+
     target = target_of(opts, commit=commit, depth=depth)
     trailers = source_trailers(opts, ctx.env)
     if opts.retries is not None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitops_actions.agent import AGENTS, Agent, Settings, make_agent
-from gitops_actions.agent.deploy import Recorder
 from gitops_actions.agent.report import outputs, summary
 from gitops_actions.agent.wait import Outcome, wait
 from gitops_actions.ci import Annotation
@@ -15,6 +15,9 @@ from gitops_actions.errors import UsageError
 from gitops_actions.retry import Deadline
 from gitops_actions.step import Context, Step, StepResult, option
 from gitops_actions.steps.delivery import WriteOptions, project_from, target_of
+
+if TYPE_CHECKING:
+    from gitops_actions.agent.deploy import Recorder
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class Options(WriteOptions):
         default=False,
     )
     argocd_project: str | None = option("Argo CD: the apps' project", metavar="PROJECT")
+    argocd_via: str = option(
+        "Argo CD: reach it through its API (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN) or through "
+        "the Kubernetes API (the Application objects; KUBECONFIG or the pod's service account)",
+        default="api",
+        choices=("api", "kubernetes"),
+    )
     receiver: str | None = option(
         "Flux: trigger through this notification-controller Receiver URL instead of "
         "annotating (the secret in FLUX_RECEIVER_TOKEN)",
@@ -85,6 +94,7 @@ def _settings(opts: Options) -> Settings:
         receiver=opts.receiver,
         receiver_type=opts.receiver_type,
         branch=opts.branch or "main",
+        via=opts.argocd_via,
     )
 
 
@@ -176,6 +186,7 @@ def _recorder(opts: Options, ctx: Context, revision: str) -> Recorder | None:
     if opts.report == "none":
         return None
     from gitops_actions import forge
+    from gitops_actions.agent.deploy import Recorder
 
     where = forge.make_forge(opts.report, ctx.env, url=opts.forge_url, directory=opts.forge_dir)
     assert isinstance(where, forge.Deployments)

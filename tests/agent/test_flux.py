@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +21,6 @@ NEW = "b2" * 20
 
 
 @pytest.fixture
-def kube() -> Iterator[KubeApi]:
-    with KubeApi("kube_" + secrets.token_hex(16)) as api:
-        yield api
-
-
-@pytest.fixture
 def flux(kube: KubeApi) -> Iterator[FluxSim]:
     sim = FluxSim(kube)
     sim.git_repository("flux-system", "config")
@@ -36,18 +29,12 @@ def flux(kube: KubeApi) -> Iterator[FluxSim]:
     sim.stop()
 
 
-def kubeconfig(kube: KubeApi, tmp_path: Path, token: str | None = None) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(kube.kubeconfig(token))
-    return path
-
-
 def handoff(
     kube: KubeApi, tmp_path: Path, *args: str, capsys: pytest.CaptureFixture[str], **env: str
 ) -> tuple[int, str]:
     code = cli.main(
         ["handoff", "--agent", "flux", "--revision", NEW, "--ci", "terminal", *args],
-        env=base_env(KUBECONFIG=str(kubeconfig(kube, tmp_path)), **env),
+        env=base_env(KUBECONFIG=str(kube.kubeconfig_in(tmp_path)), **env),
     )
     out = capsys.readouterr()
     return code, out.out + out.err
@@ -159,29 +146,12 @@ def test_survives_dropped_watches_410_gone_5xx_and_429(
     kube.fail_next(503)  # the first GET
     kube.fail_next(429)  # then a PATCH or the list
 
-    def watching() -> int:
-        return sum(q.get("watch") == "true" for _, _, q in kube.requests("GET"))
-
-    def until(count: int) -> None:
-        ends = time.monotonic() + 20
-        while watching() < count and time.monotonic() < ends:
-            time.sleep(0.02)
-        time.sleep(0.05)  # let it stream a little
-
-    def trouble() -> None:
-        until(1)
-        kube.drop_watches()  # resumed from the last version seen
-        until(2)
-        kube.compact()  # the next resume is too old: 410 Gone, list again
-        kube.drop_watches()
-
-    thread = threading.Thread(target=trouble)
-    thread.start()
+    thread = kube.troubled()
     code, text = handoff(kube, tmp_path, "--app", "apps", capsys=capsys)
     thread.join()
     assert code == 0, text
     gets = kube.requests("GET")
-    watches = [q for _, _, q in gets if q.get("watch") == "true"]
+    watches = kube.watches()
     lists = [q for _, path, q in gets if path.endswith("/kustomizations") and "watch" not in q]
     assert len(watches) >= 3  # the first, the resume after the drop, the one after the relist
     assert len(lists) >= 2  # listed again after 410 Gone
@@ -202,7 +172,7 @@ def test_bad_credentials_exit_3_and_never_print_the_token(
         "--revision",
         NEW,
         "--debug",
-        env=base_env(KUBECONFIG=str(kubeconfig(kube, tmp_path, wrong))),
+        env=base_env(KUBECONFIG=str(kube.kubeconfig_in(tmp_path, wrong))),
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "HTTP 401" in proc.stderr

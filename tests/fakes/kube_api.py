@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -38,6 +39,7 @@ GROUPS = {
     "gitrepositories": "source.toolkit.fluxcd.io/v1",
     "kustomizations": "kustomize.toolkit.fluxcd.io/v1",
     "helmreleases": "helm.toolkit.fluxcd.io/v2",
+    "applications": "argoproj.io/v1alpha1",
 }
 
 
@@ -106,6 +108,12 @@ class KubeApi(LoopbackServer):
             }
         )
 
+    def kubeconfig_in(self, directory: Path, token: str | None = None) -> Path:
+        """A kubeconfig file in ``directory`` for this server (and ``token``)."""
+        path = directory / "kubeconfig"
+        path.write_text(self.kubeconfig(token))
+        return path
+
     # -- objects -------------------------------------------------------------------------
     def put(self, obj: dict[str, Any], event: str = "ADDED") -> dict[str, Any]:
         """Store ``obj`` (a new version of it), and tell the watches."""
@@ -137,6 +145,32 @@ class KubeApi(LoopbackServer):
         with self.lock:
             self.generation_drops += 1
             self.lock.notify_all()
+
+    def watches(self) -> list[dict[str, str]]:
+        """The queries of every watch request so far."""
+        return [q for _, _, q in self.requests("GET") if q.get("watch") == "true"]
+
+    def troubled(self) -> threading.Thread:
+        """A started thread that drops the first watch (the client resumes from the last
+        version it saw), then compacts the history and drops the resumed one (the next
+        resume gets 410 Gone and must list again)."""
+
+        def until(count: int) -> None:
+            ends = time.monotonic() + 20
+            while len(self.watches()) < count and time.monotonic() < ends:
+                time.sleep(0.02)
+            time.sleep(0.05)  # let it stream a little
+
+        def trouble() -> None:
+            until(1)
+            self.drop_watches()
+            until(2)
+            self.compact()
+            self.drop_watches()
+
+        thread = threading.Thread(target=trouble)
+        thread.start()
+        return thread
 
     def fail_next(self, status: int, count: int = 1) -> None:
         with self.lock:
@@ -308,6 +342,39 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+# -- controllers -------------------------------------------------------------------------
+class Controller:
+    """A controller played on a thread: ``tick(now)`` every ``period`` seconds under the
+    API's lock, and ``_patched`` called for every PATCH. Subclasses are dataclasses with an
+    ``api``, a ``_stop`` event and a ``_thread``."""
+
+    api: KubeApi
+    period = 0.01
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def start(self) -> None:
+        self.api.on_patch.append(self._patched)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            with self.api.lock:
+                self.tick(time.monotonic())
+
+    def tick(self, now: float) -> None:
+        raise NotImplementedError
+
+    def _patched(self, plural: str, namespace: str, name: str, obj: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
 # -- Flux controllers --------------------------------------------------------------------
 @dataclass
 class Plan:
@@ -321,7 +388,7 @@ class Plan:
 
 
 @dataclass
-class FluxSim:
+class FluxSim(Controller):
     """source-controller and kustomize-controller, ticking on a thread."""
 
     api: KubeApi
@@ -418,27 +485,14 @@ class FluxSim:
         self.api.hooks[path] = accept
 
     # -- the controllers -----------------------------------------------------------------
-    def start(self) -> None:
-        self.api.on_patch.append(self._patched)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
     def _later(self, seconds: float, action: Callable[[], None]) -> None:
         self._due.append((time.monotonic() + seconds, action))
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            with self.api.lock:
-                now = time.monotonic()
-                ready = [a for t, a in self._due if t <= now]
-                self._due = [(t, a) for t, a in self._due if t > now]
-                for action in ready:
-                    action()
+    def tick(self, now: float) -> None:
+        ready = [a for t, a in self._due if t <= now]
+        self._due = [(t, a) for t, a in self._due if t > now]
+        for action in ready:
+            action()
 
     def _patched(self, plural: str, namespace: str, name: str, obj: dict[str, Any]) -> None:
         token = obj["metadata"].get("annotations", {}).get(REQUESTED)
