@@ -88,16 +88,51 @@ def _ours(revision: str, sha: str) -> bool:
     return same_revision(have, sha) or (len(have) >= 7 and sha.startswith(have))
 
 
+def applied_revision(obj: Mapping[str, Any]) -> str:
+    """The revision the object last applied: a Kustomization's ``lastAppliedRevision``
+    (``main@sha1:<sha>``); a HelmRelease's (v2) newest release in ``history``, when it is
+    ``deployed``: its ``chartVersion``, which names the commit (``1.2.0+<sha12>``) when
+    the chart comes from a GitRepository with ``reconcileStrategy: Revision``."""
+    status = obj.get("status", {})
+    applied = str(status.get("lastAppliedRevision") or "")
+    history = status.get("history") or []
+    if not applied and history and history[0].get("status", "deployed") == "deployed":
+        applied = str(history[0].get("chartVersion") or "")
+    return applied
+
+
+def retrying(obj: Mapping[str, Any]) -> str:
+    """How a HelmRelease whose last install or upgrade failed is retried ("" when it is
+    not: retries exhausted, or not a HelmRelease). helm-controller retries while
+    ``<action>Failures <= spec.<action>.remediation.retries`` (-1: for ever)."""
+    status = obj.get("status", {})
+    action = str(status.get("lastAttemptedReleaseAction") or "")
+    if action not in ("install", "upgrade"):
+        return ""
+    failures = int(status.get(f"{action}Failures") or 0)
+    spec = obj.get("spec", {}).get(action) or {}
+    retries = int((spec.get("remediation") or {}).get("retries") or 0)
+    if retries >= 0 and failures > retries:
+        return ""
+    return f"{action} failed, retrying ({failures} of {'∞' if retries < 0 else retries})"
+
+
+def _failure_message(conditions: Mapping[str, Mapping[str, Any]]) -> str:
+    """The controller's own words: helm's (``Released``), then ``Stalled``, then ``Ready``."""
+    for kind, when in (("Released", "False"), ("Stalled", "True"), ("Ready", "False")):
+        condition = conditions.get(kind, {})
+        if condition.get("status") == when and condition.get("message"):
+            return str(condition["message"])
+    return ""
+
+
 def judge(obj: Mapping[str, Any], sha: str, token: str | None) -> Judgement:
     """The live rule over one Kustomization or HelmRelease; ``token`` None: not checked."""
     status = obj.get("status", {})
     conditions = _conditions(obj)
     ready = conditions.get("Ready", {})
-    applied = str(status.get("lastAppliedRevision") or "")
+    applied = applied_revision(obj)
     attempted = str(status.get("lastAttemptedRevision") or "")
-    history = status.get("history") or []
-    if not applied and history:  # HelmRelease v2: the release history, newest first
-        applied = str(history[0].get("chartVersion") or "")
     words = [f"Ready={ready.get('status', 'Unknown')}"]
     if ready.get("reason"):
         words.append(str(ready["reason"]))
@@ -109,8 +144,10 @@ def judge(obj: Mapping[str, Any], sha: str, token: str | None) -> Judgement:
         and ready.get("reason") not in WAITING
         and _ours(attempted, sha)
     ):
-        stalled = conditions.get("Stalled", {})
-        return Judgement("failed", state, str(stalled.get("message") or message))
+        again = retrying(obj)
+        if again:
+            return Judgement("pending", f"{state}, {again}", _failure_message(conditions))
+        return Judgement("failed", state, _failure_message(conditions) or message)
     if token is not None and status.get("lastHandledReconcileAt") != token:
         return Judgement("pending", state + ", request not handled yet")
     generation = obj.get("metadata", {}).get("generation")
@@ -123,6 +160,12 @@ def judge(obj: Mapping[str, Any], sha: str, token: str | None) -> Judgement:
     if ready.get("status") != "True":
         return Judgement("pending", state, message)
     if not _ours(applied, sha):
+        if status.get("history") and "+" not in applied:
+            hint = (
+                f"chart version {applied or '?'} names no commit: give the chart "
+                "reconcileStrategy: Revision, or hand off the Kustomization that applies it"
+            )
+            return Judgement("pending", state, hint)
         return Judgement("pending", state)
     return Judgement("live", state)
 
@@ -246,7 +289,7 @@ class Flux:
             app,
             verdict.phase,
             verdict.state,
-            revision=applied_hash(str(obj.get("status", {}).get("lastAppliedRevision") or "")),
+            revision=applied_hash(applied_revision(obj)),
             health=str(_conditions(obj).get("Ready", {}).get("status", "")),
             message=verdict.message,
         )

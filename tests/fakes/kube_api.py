@@ -514,9 +514,14 @@ class FluxSim(Controller):
         }
         self.api.put(repo, "MODIFIED")
         if moved:
-            for (plural, ns, ks), obj in list(self.api.objects.items()):
-                if plural == "kustomizations" and obj["spec"]["sourceRef"]["name"] == name:
-                    self._later(0.02, lambda ns=ns, ks=ks: self._reconcile(ns, ks))
+            self._source_moved(namespace, name)
+
+    def _source_moved(self, namespace: str, name: str) -> None:
+        """The GitRepository ``namespace/name`` stored a new artifact: what follows it
+        reconciles."""
+        for (plural, ns, ks), obj in list(self.api.objects.items()):
+            if plural == "kustomizations" and obj["spec"]["sourceRef"]["name"] == name:
+                self._later(0.02, lambda ns=ns, ks=ks: self._reconcile(ns, ks))
 
     def _source_revision(self, ks: dict[str, Any]) -> str:
         ref = ks["spec"]["sourceRef"]
