@@ -151,6 +151,15 @@ def state_of(
     )
 
 
+def server_url(env: Mapping[str, str]) -> str:
+    """``ARGOCD_SERVER`` as a URL: ``host[:port]`` is HTTPS (HTTP with ARGOCD_PLAINTEXT)."""
+    server = env.get("ARGOCD_SERVER", "").strip().rstrip("/")
+    if server and "://" not in server:
+        plain = env.get("ARGOCD_PLAINTEXT", "").lower() in _TRUE
+        server = ("http://" if plain else "https://") + server
+    return server
+
+
 def split_app(app: str) -> tuple[str | None, str]:
     """``ns/name`` (apps in any namespace) or ``name``."""
     namespace, _, name = app.rpartition("/")
@@ -183,12 +192,9 @@ class ArgoCD:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], settings: Settings) -> ArgoCD:
-        server = env.get("ARGOCD_SERVER", "").strip().rstrip("/")
+        server = server_url(env)
         if not server:
             raise UsageError("argocd: no server", hint="set ARGOCD_SERVER (host or https URL)")
-        if "://" not in server:
-            plain = env.get("ARGOCD_PLAINTEXT", "").lower() in _TRUE
-            server = ("http://" if plain else "https://") + server
         _, token = env_token(env, ("ARGOCD_AUTH_TOKEN",), "argocd")
         insecure = env.get("ARGOCD_INSECURE", "").lower() in _TRUE
         agent = cls(server, token, settings, verify=not insecure)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from gitops_actions.agent import AppState, Settings
-from gitops_actions.agent.argocd import app_url, judge, split_app, state_of
+from gitops_actions.agent.argocd import app_url, judge, server_url, split_app, state_of
 from gitops_actions.agent.kube import Caches, Kind, annotate, api_client
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.retry import Deadline
@@ -52,10 +52,7 @@ class ArgoCDKube:
             )
         from kubernetes import client
 
-        server = env.get("ARGOCD_SERVER", "").strip().rstrip("/")
-        if server and "://" not in server:
-            server = "https://" + server
-        return cls(client.CustomObjectsApi(api_client(env)), settings, server)
+        return cls(client.CustomObjectsApi(api_client(env)), settings, server_url(env))
 
     def _annotate(self, app: str, deadline: Deadline) -> None:
         namespace, name = _where(app)
