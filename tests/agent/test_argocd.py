@@ -153,6 +153,16 @@ def test_timeout_names_the_app_and_its_last_state(
     assert apps["web"]["live"] is True and apps["shop"]["live"] is False
 
 
+def test_the_refresh_reply_is_the_first_look(
+    argocd: ArgoCDApi, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argocd.add_app("web", Script(touches=False))  # live as soon as the refresh sees the commit
+    argocd.push(NEW)
+    code, text, _ = handoff(argocd, token, "--app", "web", capsys=capsys)
+    assert code == 0, text
+    assert [r.query for r in argocd.requests("GET", "/web")] == [{"refresh": "normal"}]
+
+
 def test_sync_posts_no_revision_and_starts_the_operation(
     argocd: ArgoCDApi, token: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
