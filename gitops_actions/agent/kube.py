@@ -183,6 +183,8 @@ class Watched:
                 try:
                     if not self.version:
                         self._list()
+                    if self._stopped.is_set():  # stopped while listing: no watch
+                        return
                     self._follow()
                     backoff.collisions = 0  # a clean end: resume at once
                 except ApiException as err:
