@@ -135,7 +135,7 @@ def _references(opts: Options, repo: imageref.ImageRef, ctx: Context, context: P
     metadata-action outputs them; no ``--tags`` at all means metadata-action's default rules."""
     rules, refs = [], []
     for line in _lines(opts.tags):
-        if line.startswith("type="):
+        if "=" in line:  # a rule (type=raw when no type= is given); references hold no "="
             rules.append(line)
             continue
         for value in _split((line,)):

@@ -503,6 +503,10 @@ def test_rules_plain_tags_and_defaults(tmp_path: Path) -> None:
         "ghcr.io/acme/app:edge",
         "ghcr.io/acme/app:sha-abababa",
     ]
+    # a rule without type= is type=raw, attributes and all
+    assert references(tmp_path, "stable,suffix=-{{branch}}", "beta,enable=false") == [
+        "ghcr.io/acme/app:stable-main"
+    ]
     with pytest.raises(UsageError, match="no tag rule gives a tag for this branch event"):
         references(tmp_path, "type=ref,event=pr")
 
