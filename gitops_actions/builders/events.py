@@ -7,6 +7,7 @@ runs (and GitHub's create, discussion and issues events) count as the default br
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -38,6 +39,11 @@ class Source:
     on_default: bool = False  # an event that always runs on the default branch
     now: dt.datetime = field(default_factory=_now)
     commit_date: dt.datetime | None = None
+    sha_length: int = 7  # of {{sha}} and type=sha (DOCKER_METADATA_SHORT_SHA_LENGTH)
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[: self.sha_length]
 
     @property
     def is_default_branch(self) -> bool:
@@ -123,8 +129,13 @@ def git(context: Path) -> Source:
 
 def source(env: Mapping[str, str], context: Path) -> Source:
     """The event from GitHub Actions, GitLab CI, or (in a terminal) the git checkout."""
+    length = env.get("DOCKER_METADATA_SHORT_SHA_LENGTH", "7").strip()
+    if not length.isdigit() or int(length) < 1:
+        raise UsageError(f"DOCKER_METADATA_SHORT_SHA_LENGTH={length}: expected a whole number")
     if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REF"):
-        return github(env)
-    if env.get("GITLAB_CI") == "true":
-        return gitlab(env)
-    return git(context)
+        found = github(env)
+    elif env.get("GITLAB_CI") == "true":
+        found = gitlab(env)
+    else:
+        found = git(context)
+    return dataclasses.replace(found, sha_length=int(length))

@@ -97,7 +97,7 @@ def expand(text: str, src: Source) -> str:
     values = {
         "branch": src.branch,
         "tag": src.tag,
-        "sha": src.sha[:7],
+        "sha": src.short_sha,
         "base_ref": src.base_ref,
         "is_default_branch": str(src.is_default_branch).lower(),
         "is_not_default_branch": str(not src.is_default_branch).lower(),
@@ -226,7 +226,7 @@ def _value(attrs: Mapping[str, str], src: Source) -> tuple[str | None, bool]:
         return expand(attrs["value"], src), False
     if not src.sha:
         return None, False
-    return (src.sha if attrs["format"] == "long" else src.sha[:7]), False
+    return (src.sha if attrs["format"] == "long" else src.short_sha), False
 
 
 def _flavor(items: tuple[str, ...]) -> dict[str, str]:

@@ -230,6 +230,14 @@ def test_flavor_and_enable(tmp_path: Path) -> None:
     ]
 
 
+def test_short_sha_length_from_the_environment() -> None:
+    rules = ("type=sha", "type=raw,value=x-{{sha}}")
+    src = github("refs/heads/master", DOCKER_METADATA_SHORT_SHA_LENGTH="12")
+    assert render(rules, (), src) == ["x-90dd6032fac8", "sha-90dd6032fac8"]
+    with pytest.raises(UsageError, match="DOCKER_METADATA_SHORT_SHA_LENGTH"):
+        github("refs/heads/master", DOCKER_METADATA_SHORT_SHA_LENGTH="long")
+
+
 def test_expressions_follow_the_ref(tmp_path: Path) -> None:
     """{{branch}} is empty on tags and pull requests; {{base_ref}} is the PR's target."""
     rule = ("type=raw,value=b-{{branch}}-t-{{tag}}-base-{{base_ref}}",)
