@@ -174,5 +174,8 @@ def test_judge_helm_release() -> None:
     assert retry.phase == "pending" and "retrying (1 of 1)" in retry.state
     done = judge(hr(conditions=broken, upgradeFailures=2), NEW, "tok")
     assert done.phase == "failed" and done.message == "helm"
+    forever = hr(conditions=broken, upgradeFailures=9)
+    forever["spec"] = {"upgrade": {"remediation": {"retries": -1}}}
+    assert "retrying (9 of ∞)" in judge(forever, NEW, "tok").state
     older = hr(conditions=broken, upgradeFailures=2, lastAttemptedRevision="1.0.0+0123456789ab")
     assert judge(older, NEW, "tok").phase == "pending"  # an old release failing is not ours
