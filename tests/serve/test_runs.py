@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
@@ -155,3 +156,51 @@ def test_gitlab_merge_request_gets_a_note_and_a_status(tmp_path: Path) -> None:
         assert [(s["status"], s["name"], s["sha"]) for s in api.statuses] == [
             ("success", "gitops-actions/diff", head)
         ]
+
+
+def gitlab_note(project: str, iid: int, head: str, clone_url: str, note: str) -> dict[str, Any]:
+    """A ``Note Hook`` delivery on a merge request, with the fields GitLab sends."""
+    mr = gitlab_merge_request(project, iid, head, clone_url=clone_url)["object_attributes"]
+    return {
+        "object_kind": "note",
+        "user": {"username": "dev", "bot": False},
+        "project": {"path_with_namespace": project, "git_http_url": clone_url},
+        "object_attributes": {"noteable_type": "MergeRequest", "note": note},
+        "merge_request": {k: v for k, v in mr.items() if k not in ("action", "oldrev")},
+    }
+
+
+def test_gitlab_note_command_reruns_the_merge_request(tmp_path: Path) -> None:
+    token = "glpat-" + secrets.token_hex(10)
+    with git_server(tmp_path / "git", "oauth2", token) as server, GitLabApi(token) as api:
+        repo = ConfigRepo(server, tmp_path / "work")
+        first, second = repo.branch("feature", {"web": 5}, {"web": 6})
+        api.add_project("acme/config")
+        iid = api.add_mr("acme/config", "feature")
+        key = f"gitlab:acme/config#{iid}"
+        bot = Bot("gitlab", tmp_path / "state", forge_url=api.url, token=token)
+        try:
+            said = gitlab_note("acme/config", iid, first, repo.url, "/gitops diff\nplease")
+            assert bot.post("Note Hook", said).json()["verdict"] == "queued"
+            finished(bot, key, first)
+            notes = api.notes_on("acme/config", iid)
+            assert len(notes) == 1 and "replicas" in notes[0]["body"] and first in notes[0]["body"]
+            chat = gitlab_note("acme/config", iid, second, repo.url, "looks fine to me")
+            assert bot.post("Note Hook", chat).json()["verdict"] == "ignored"
+            again = gitlab_note("acme/config", iid, second, repo.url, "/gitops diff")
+            assert bot.post("Note Hook", again).json()["verdict"] == "queued"
+            finished(bot, key, second)
+        finally:
+            bot.stop()
+        (note,) = api.notes_on("acme/config", iid)  # the same note, edited for the new head
+        assert note["id"] == notes[0]["id"] and second in note["body"]
+        assert "6" in note["body"] and first not in note["body"]
+        assert [(s["status"], s["name"], s["sha"]) for s in api.statuses] == [
+            ("success", "gitops-actions/diff", first),
+            ("success", "gitops-actions/diff", second),
+        ]
+        assert [r["reason"] for r in bot.log() if r.get("msg") == "delivery" and "reason" in r] == [
+            "/gitops diff",
+            "/gitops diff",
+        ]
+        assert len(bot.runs()) == 2
