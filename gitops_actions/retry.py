@@ -57,7 +57,8 @@ class Backoff:
 
     def next(self) -> float:
         self.collisions += 1
-        return self.rng.uniform(0.0, min(self.cap, self.base * 2 ** (self.collisions - 1)))
+        doubled = 2.0 ** min(self.collisions - 1, 64)  # past the cap long before; no overflow
+        return self.rng.uniform(0.0, min(self.cap, self.base * doubled))
 
 
 class DeadlineExceeded(ExternalError):

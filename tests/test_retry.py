@@ -19,6 +19,12 @@ def test_backoff_grows_with_collisions_and_stays_under_the_cap() -> None:
     assert max(pauses[10:]) > 0.5  # many collisions: the window has grown to the cap
 
 
+def test_backoff_of_many_short_pauses_does_not_overflow() -> None:
+    backoff = Backoff(base=0.0002, cap=0.004, rng=random.Random(1))
+    pauses = [backoff.next() for _ in range(5000)]
+    assert max(pauses) <= 0.004 and pauses[-1] > 0
+
+
 def test_attempts_stop_at_the_deadline_not_at_a_count() -> None:
     slept: list[float] = []
     deadline = Deadline.after(0.5)
