@@ -81,7 +81,9 @@ def webhook_to_comment(tmp: Path, services: int, runs: int) -> None:
                     lambda r, h=head: r.get("msg") == "run finished" and r.get("head") == h
                 )
                 label = "first run (mirror cloned)" if index == 0 else f"warm run {index}"
-                print(f"  {label}: webhook -> comment {took:.2f} s (run {run['seconds']:.2f} s)")
+                phases = ", ".join(f"{k} {v:.2f}" for k, v in run.get("phases", {}).items())
+                print(f"  {label}: webhook -> comment {took:.2f} s (run {run['seconds']:.2f} s: "
+                      f"{phases})")  # fmt: skip
         finally:
             bot.stop()
         body = api.comments_on("acme/config", number)[0]["body"]

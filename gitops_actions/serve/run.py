@@ -13,10 +13,12 @@ import os
 import posixpath
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gitops_actions import git, kustomize
 from gitops_actions.ci import Dialect
@@ -50,6 +52,10 @@ RENDER_ENV = frozenset(
      "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
 )  # fmt: skip
 PROXIES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"})
+# Parsed files (by blob) kept between runs, per repository: a new head shares all but a few
+# blobs with the last one, so discovery parses only what changed.
+PARSED_FILES = 100_000  # most entries kept for one repository; beyond, it starts afresh
+PARSED_REPOS = 16  # repositories whose parsed files are kept
 
 
 class ReplyForge(Forge, Protocol):
@@ -81,6 +87,8 @@ class Runner:
         self.mirrors = Mirrors(config.state / "mirrors", config.forge, config.token, env)
         self.render_env = render_environment(env, config.state / "home")
         self.ci = Dialect(self.render_env, open(os.devnull, "w"))  # noqa: SIM115 (one)
+        self._parsed: dict[str, dict[str, Any]] = {}
+        self._parsed_lock = threading.Lock()
         self.forge()  # the client library is imported now, before the first delivery
 
     def forge(self) -> ReplyForge:
@@ -142,13 +150,17 @@ class Runner:
             refs = forge.pull_request_refs(project=job.project, number=job.number)
             job = claim.job = replace(job, **asdict(refs))
         self._checkpoint(claim)
+        clock = Clock()
         repo, base = self.mirrors.fetch(job)
+        clock.lap("fetch")
         self._checkpoint(claim)
         scratch = Path(tempfile.mkdtemp(prefix="gitops-serve-"))
         try:
             try:
-                diff = self._diff(repo.path, base, job.head_sha, scratch)
+                diff = self._diff(repo.path, base, job.head_sha, scratch, job.project)
+                clock.lap("diff")
                 checked = self._validate(repo.path, job.head_sha, diff, scratch)
+                clock.lap("validate")
                 doc = with_findings(render(diff), checked, scratch)
                 state = "failure" if checked and checked.errors else "success"
                 description = _describe(diff, checked)
@@ -164,7 +176,9 @@ class Runner:
         self._checkpoint(claim)
         if self.store.waiting(job.key):
             return Result("superseded")
+        clock.lap("render")
         self._reply(forge, job, doc)
+        clock.lap("comment")
         self._checkpoint(claim)
         forge.set_commit_status(
             project=job.project,
@@ -173,9 +187,21 @@ class Runner:
             context=STATUS_CONTEXT,
             description=description,
         )
-        return Result(state)
+        clock.lap("status")
+        return Result(state, phases=clock.phases)
 
-    def _diff(self, repo: Path, base: str, head: str, scratch: Path) -> Diff:
+    def parsed(self, project: str) -> dict[str, Any]:
+        """The parsed files kept for ``project`` (runs of one repository may share it)."""
+        with self._parsed_lock:
+            kept = self._parsed.pop(project, None)
+            if kept is None or len(kept) > PARSED_FILES:
+                kept = {}
+            self._parsed[project] = kept  # the most recently used last
+            while len(self._parsed) > PARSED_REPOS:
+                del self._parsed[next(iter(self._parsed))]
+            return kept
+
+    def _diff(self, repo: Path, base: str, head: str, scratch: Path, project: str) -> Diff:
         out = scratch / "diff.json"
         options = diff_step.Options(
             repo=str(repo),
@@ -185,7 +211,7 @@ class Runner:
             target=self.config.target,
             workers=self.config.render_workers,
         )
-        diff_step.run(options, Context(self.ci, self.render_env))
+        diff_step.run(options, Context(self.ci, self.render_env), parsed=self.parsed(project))
         return Diff.from_json(out.read_text(encoding="utf-8"), path=str(out))
 
     def _validate(self, repo: Path, head: str, diff: Diff, scratch: Path) -> Outcome | None:
@@ -252,6 +278,19 @@ def kustomize_inputs(tree: Tree, folders: Iterable[str]) -> list[str]:
             posixpath.normpath(posixpath.join(folder, ref)) for ref in kustomize.references(doc)
         ]
     return sorted(found)
+
+
+class Clock:
+    """Seconds spent in each phase of a run, for its log record."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = round(now - self._last, 3)
+        self._last = now
 
 
 def _describe(diff: Diff, checked: Outcome | None) -> str:

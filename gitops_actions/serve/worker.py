@@ -8,13 +8,15 @@ runs in flight, up to a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import select
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gitops_actions.errors import GitopsError
@@ -26,7 +28,7 @@ IDLE_POLL = 0.25  # seconds between looks at the queue when no doorbell rang
 
 
 class Bell(Protocol):
-    """Rung when a job is queued (a ``threading`` or ``multiprocessing`` Event)."""
+    """Rung when a job is queued (a ``threading.Event``, or a ``PipeBell`` across processes)."""
 
     def set(self) -> None: ...
 
@@ -35,10 +37,34 @@ class Bell(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
+class PipeBell:
+    """A doorbell between processes that never holds up the one ringing it: a byte written
+    to a non-blocking pipe (a full pipe rings already). Waiting is ``select`` on the pipe.
+    A lock-based event would make the intake wait whenever the niced worker process was
+    descheduled while holding that lock."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def set(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._write, b"\0")
+
+    def clear(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._read, 4096):
+                pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        ready, _, _ = select.select([self._read], [], [], timeout)
+        return bool(ready)
+
+
 @dataclass(frozen=True)
 class Result:
     outcome: str  # success, failure, superseded, lost, error, retry
     retry_in: float | None = None
+    phases: Mapping[str, float] = field(default_factory=dict)  # seconds in each phase
 
 
 def owner_id() -> str:
@@ -130,6 +156,8 @@ class Workers:
         outcome = result.outcome if kept else "lost"
         fields = _fields(claim)  # the run may have learnt the head from the forge
         self.metrics.run(outcome, seconds)
+        if result.phases:
+            fields["phases"] = dict(result.phases)
         self.log("run finished", outcome=outcome, seconds=round(seconds, 3), **fields)
 
     def _heartbeat(self) -> None:

@@ -98,7 +98,8 @@ def _resolve(repo: git.Repo, ref: str) -> str:
         ) from None
 
 
-def run(opts: Options, ctx: Context) -> StepResult:
+def run(opts: Options, ctx: Context, *, parsed: dict[str, Any] | None = None) -> StepResult:
+    """The diff; ``parsed`` (parsed files by blob) may be kept by a caller across runs."""
     for rule in opts.filter:
         kind, sep, what = rule.partition(":")
         if kind not in ("label", "annotation", "path") or not sep or not what:
@@ -125,6 +126,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
             everything=opts.all,
             workers=opts.workers or max(2, os.cpu_count() or 2),
             repo_url=opts.repo_url or apps.remote_url(repo.path),
+            parsed=parsed,
         )
     result = Diff(
         target=opts.target,
@@ -207,10 +209,12 @@ def diff_trees(
     everything: bool = False,
     workers: int = 2,
     repo_url: str = "",
+    parsed: dict[str, Any] | None = None,
 ) -> Report:
     """Render what differs between two trees and compare it, entry point by entry point
-    (the application model: Flux Kustomizations, Argo CD apps, kustomize roots, charts)."""
-    parsed: dict[str, Any] = {}
+    (the application model: Flux Kustomizations, Argo CD apps, kustomize roots, charts).
+    ``parsed`` caches parsed files by blob for both trees, and for later calls if kept."""
+    parsed = {} if parsed is None else parsed
     changed = changed_paths(base, head)
     recorder = Recorder(head)
     model = apps.discover(recorder, repo_url=repo_url, parsed=parsed)

@@ -189,7 +189,7 @@ def test_gitlab_note_command_reruns_the_merge_request(tmp_path: Path) -> None:
             assert bot.post("Note Hook", chat).json()["verdict"] == "ignored"
             again = gitlab_note("acme/config", iid, second, repo.url, "/gitops diff")
             assert bot.post("Note Hook", again).json()["verdict"] == "queued"
-            finished(bot, key, second)
+            record = finished(bot, key, second)
         finally:
             bot.stop()
         (note,) = api.notes_on("acme/config", iid)  # the same note, edited for the new head
@@ -204,3 +204,4 @@ def test_gitlab_note_command_reruns_the_merge_request(tmp_path: Path) -> None:
             "/gitops diff",
         ]
         assert len(bot.runs()) == 2
+        assert set(record["phases"]) == {"fetch", "diff", "validate", "render", "comment", "status"}
