@@ -31,7 +31,7 @@ from gitops_actions.serve.intake import Intake, Service, make_app
 from gitops_actions.serve.run import RunConfig, Runner
 from gitops_actions.serve.store import SqliteStore, Store
 from gitops_actions.serve.telemetry import Log, Metrics, capture_logging
-from gitops_actions.serve.worker import Bell, Workers, owner_id
+from gitops_actions.serve.worker import Bell, PipeBell, Workers, owner_id
 
 WORKER_NICE = 10  # the worker process (and what it spawns) yields the CPU to the intake
 PR_SET_PDEATHSIG = 1
@@ -64,7 +64,7 @@ def main(settings: Settings, log: Log) -> int:
     owner = owner_id()
     open_store(settings.queue, settings.run.state, owner).close()  # puts orphaned runs back
     metrics = Metrics()
-    bell = _FORK.Event()
+    bell = PipeBell()
     cut_off = _FORK.RawValue("i", 0)
     worker = _FORK.Process(
         target=_work,
@@ -122,6 +122,7 @@ async def _serve(
     else:
         log("worker process ended", level="error", exit=worker.exitcode)
     await web_runner.cleanup()
+    service.state.shutdown(wait=True)
     store.close()
 
 

@@ -3,6 +3,8 @@
 A delivery is read (at most 25 MiB, else 413), verified (401), matched against the
 repository allowlist (403), then recorded together with its job in one step: the answer
 (202) goes out only once the job is stored, and the work happens in the background.
+The state is written by one thread of its own, so that the event loop never waits for it
+(another delivery is read and verified meanwhile).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -27,6 +30,7 @@ KNOWN = {
     "gitlab": frozenset({"Merge Request Hook", "Note Hook"}),
 }
 RETRY_AFTER_FULL = "30"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,13 @@ class Service:
     running: Callable[[], int]
     draining: bool = False
     alive: Callable[[], bool] = lambda: True  # whether the worker process still runs
+    state: ThreadPoolExecutor = field(  # the one thread that uses the state
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="state")
+    )
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` on the state's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.state, function, *args)
 
 
 SERVICE = web.AppKey("service", Service)
@@ -108,7 +119,9 @@ async def hook(request: web.Request) -> web.Response:
     elif event is not None and event.close is not None:
         verdict, job = "cancelled", event.close
     try:
-        result = service.store.accept(delivery, verdict, job, settings.max_queue)
+        result = await service.call(
+            service.store.accept, delivery, verdict, job, settings.max_queue
+        )
     except GitopsError as err:
         return refuse(503, "unavailable", err.one_line())
     service.metrics.delivery(result)
@@ -139,7 +152,7 @@ async def readyz(request: web.Request) -> web.Response:
     if service.draining:
         return web.Response(status=503, text="draining\n")
     try:
-        await asyncio.get_running_loop().run_in_executor(None, service.store.ping)
+        await service.call(service.store.ping)
     except GitopsError as err:
         return web.Response(status=503, text=f"state unreachable: {err.one_line()}\n")
     return web.Response(text="ready\n")
@@ -147,8 +160,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    loop = asyncio.get_running_loop()
-    text = await loop.run_in_executor(None, service.metrics.text, service.store.depth)
+    text = await service.call(service.metrics.text, service.store.depth)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 

@@ -3,6 +3,9 @@ head), one lease per pull request, expired leases back in line, duplicates, a bo
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 
 from gitops_actions.serve.events import Job
 from gitops_actions.serve.store import SqliteStore, Store
+from gitops_actions.serve.worker import PipeBell
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -96,3 +100,45 @@ def test_sqlite_restart_puts_running_jobs_back(tmp_path: Path) -> None:
     after = SqliteStore(tmp_path / "serve.db", "after")
     claim = after.claim("after", 300)
     assert claim is not None and claim.job.head_sha == "a" * 40
+
+
+def test_sqlite_waits_for_the_other_process_transaction(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "serve.db", "me")
+    other = sqlite3.connect(tmp_path / "serve.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # as the worker process would, for a moment
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    started = time.monotonic()
+    release.start()
+    try:
+        assert store.accept("d1", "queued", job(1, "a"), 10) == "queued"
+    finally:
+        release.join()
+        other.close()
+    assert 0.25 < time.monotonic() - started < 5
+    assert store.depth() == 1
+    store.close()
+
+
+def test_sqlite_is_wal_and_not_synced_per_delivery(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "serve.db", "me")
+    store.accept("d1", "queued", job(1, "a"), 10)
+    reader = sqlite3.connect(tmp_path / "serve.db")
+    assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert (tmp_path / "serve.db-wal").exists()
+    assert reader.execute("SELECT count(*) FROM pending").fetchone() == (1,)  # visible at once
+    reader.close()
+    store.close()
+
+
+def test_pipe_bell_rings_across_processes() -> None:
+    bell = PipeBell()
+    assert not bell.wait(0)
+    for _ in range(100_000):  # more than the pipe holds: ringing never blocks
+        bell.set()
+    assert bell.wait(0)
+    bell.clear()
+    assert not bell.wait(0)
+    child = multiprocessing.get_context("fork").Process(target=bell.set)
+    child.start()
+    assert bell.wait(10)
+    child.join()
