@@ -39,16 +39,31 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
         return
     go = bool(spec.get("goTemplate"))
     for generator in spec.get("generators") or ():
+        if not isinstance(generator, dict):
+            continue
         try:
             params = _params(repo, generator, go, _NESTING)
         except _Unread as err:
             yield f"{label}: {err}"
             continue
+        own = _own_template(generator)
+        chosen = mapping(generator.get("selector"))
         for param in params:
-            app = _fill(copy.deepcopy(template), _flat(param))
+            flat = _flat(param)
+            if chosen and not _selects(chosen, flat):
+                continue  # the generator's selector filters its parameters
+            app = _fill(merge(template, own) if own else copy.deepcopy(template), flat)
             app.setdefault("apiVersion", "argoproj.io/v1alpha1")
             app["kind"] = "Application"
             yield app
+
+
+def _own_template(generator: dict[str, Any]) -> dict[str, Any]:
+    """A generator's own ``template``: its fields override the ApplicationSet's."""
+    for key, config in generator.items():
+        if key not in _OPTIONS and isinstance(config, dict):
+            return mapping(config.get("template"))
+    return {}
 
 
 def _params(repo: Repo, generator: Any, go: bool, depth: int) -> list[dict[str, Any]]:
@@ -158,8 +173,8 @@ def _cluster_params(repo: Repo, config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """A label selector: an empty one selects every cluster; the in-cluster default has no
-    labels, so any other selector leaves it out."""
+    """A label selector over a cluster's labels (the in-cluster default has none, so any
+    selector leaves it out) or a generator's parameters; an empty one selects all."""
     if not selector:
         return True
     for key, value in mapping(selector.get("matchLabels")).items():

@@ -204,3 +204,23 @@ def test_a_matrix_child_uses_the_parameters_of_the_first(tmp_path: Path) -> None
     assert {n: (e.path, e.build.default_namespace) for n, e in made.items()} == {
         "platform-cert-manager": ("addons/cert-manager", "platform")
     }
+
+
+def test_a_generators_selector_and_own_template(tmp_path: Path) -> None:
+    root = fleet(tmp_path / "repo")
+    (root / "argocd/regions.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: regions}\n"
+        "spec:\n  goTemplate: true\n  generators:\n"
+        "    - list:\n        elements:\n"
+        "          - {region: eu, tier: gold}\n          - {region: us, tier: bronze}\n"
+        "        template:\n          metadata: {}\n"
+        "          spec:\n            destination: {namespace: 'web-{{.tier}}'}\n"
+        "      selector:\n        matchExpressions:\n"
+        "          - {key: tier, operator: NotIn, values: [bronze]}\n"
+        "    - 'not a generator'\n"
+        "  template:\n    metadata: {name: 'web-{{.region}}'}\n"
+        "    spec:\n      source: {repoURL: " + URL + ", path: apps/web}\n"
+        "      destination: {namespace: default, server: https://kubernetes.default.svc}\n"
+    )
+    made = generated(apps.read(root, repo_url=URL), "argocd/regions.yaml")
+    assert {n: e.build.default_namespace for n, e in made.items()} == {"web-eu": "web-gold"}
