@@ -187,30 +187,39 @@ def test_generators_drawing_on_the_cluster_are_named_in_notes(tmp_path: Path) ->
     assert generated(model, "argocd/previews.yaml") == {}
 
 
-def test_a_matrix_child_uses_the_parameters_of_the_first(tmp_path: Path) -> None:
+def with_set(tmp_path: Path, name: str, spec: str) -> dict[str, apps.EntryPoint]:
+    """The Applications of one more ApplicationSet (``spec``) in the fleet."""
     root = fleet(tmp_path / "repo")
-    (root / "argocd/teams.yaml").write_text(
-        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: teams}\n"
-        "spec:\n  generators:\n    - matrix:\n        generators:\n"
+    (root / f"argocd/{name}.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\n"
+        f"metadata: {{name: {name}}}\nspec:\n{spec}"
+    )
+    return generated(apps.read(root, repo_url=URL), f"argocd/{name}.yaml")
+
+
+def test_a_matrix_child_uses_the_parameters_of_the_first(tmp_path: Path) -> None:
+    made = with_set(
+        tmp_path,
+        "teams",
+        "  generators:\n    - matrix:\n        generators:\n"
         "          - list:\n              elements: [{team: platform, folder: addons}]\n"
         "          - git:\n              repoURL: " + URL + "\n"
         "              directories: [{path: '{{folder}}/*'}, {path: addons/ingress-nginx,"
         " exclude: true}]\n"
         "  template:\n    metadata: {name: '{{team}}-{{path.basename}}'}\n"
         "    spec:\n      source: {repoURL: " + URL + ", path: '{{path}}'}\n"
-        "      destination: {namespace: '{{team}}'}\n"
+        "      destination: {namespace: '{{team}}'}\n",
     )
-    made = generated(apps.read(root, repo_url=URL), "argocd/teams.yaml")
     assert {n: (e.path, e.build.default_namespace) for n, e in made.items()} == {
         "platform-cert-manager": ("addons/cert-manager", "platform")
     }
 
 
 def test_a_generators_selector_and_own_template(tmp_path: Path) -> None:
-    root = fleet(tmp_path / "repo")
-    (root / "argocd/regions.yaml").write_text(
-        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: regions}\n"
-        "spec:\n  goTemplate: true\n  generators:\n"
+    made = with_set(
+        tmp_path,
+        "regions",
+        "  goTemplate: true\n  generators:\n"
         "    - list:\n        elements:\n"
         "          - {region: eu, tier: gold}\n          - {region: us, tier: bronze}\n"
         "        template:\n          metadata: {}\n"
@@ -220,7 +229,6 @@ def test_a_generators_selector_and_own_template(tmp_path: Path) -> None:
         "    - 'not a generator'\n"
         "  template:\n    metadata: {name: 'web-{{.region}}'}\n"
         "    spec:\n      source: {repoURL: " + URL + ", path: apps/web}\n"
-        "      destination: {namespace: default, server: https://kubernetes.default.svc}\n"
+        "      destination: {namespace: default, server: https://kubernetes.default.svc}\n",
     )
-    made = generated(apps.read(root, repo_url=URL), "argocd/regions.yaml")
     assert {n: e.build.default_namespace for n, e in made.items()} == {"web-eu": "web-gold"}
