@@ -46,13 +46,21 @@ class Rendered:
 
 
 def render(
-    root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] | None = None
+    root: Path,
+    entry: EntryPoint,
+    scratch: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    text: bool = True,
 ) -> Rendered:
-    """Render ``entry`` from ``root`` (a checkout, or a directory holding its inputs)."""
+    """Render ``entry`` from ``root`` (a checkout, or a directory holding its inputs).
+    Without ``text``, resources built in-process are not written out as YAML (``text``
+    is then ``""``): for readers of ``resources`` only."""
     if entry.unrenderable:
         return Rendered(entry, skipped=entry.unrenderable)
     if entry.parts:
-        return _combined(entry, [render(root, p, scratch, env) for p in entry.parts])
+        parts = [render(root, p, scratch, env, text=text) for p in entry.parts]
+        return _combined(entry, parts, text)
     try:
         done = _build(root, entry, scratch, env)
     except loader.LoadError as err:
@@ -63,10 +71,10 @@ def render(
         return Rendered(entry, error=str(err))
     if done.text is None and not done.resources:
         return done
-    return _after(entry, done)
+    return _after(entry, done, text)
 
 
-def _combined(entry: EntryPoint, parts: list[Rendered]) -> Rendered:
+def _combined(entry: EntryPoint, parts: list[Rendered], text: bool) -> Rendered:
     resources = tuple(r for p in parts for r in p.resources)
     errors = [p.error for p in parts if p.error]
     skipped = [p.skipped for p in parts if p.skipped]
@@ -74,7 +82,7 @@ def _combined(entry: EntryPoint, parts: list[Rendered]) -> Rendered:
     return Rendered(
         entry,
         resources,
-        _dump(resources) if rendered else None,
+        (_dump(resources) if text else "") if rendered else None,
         "+".join(dict.fromkeys(p.renderer for p in rendered)),
         "; ".join(skipped),
         "; ".join(errors),
@@ -283,14 +291,15 @@ def _resources(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
 
 
 # -- what the agent does after building ---------------------------------------------------------
-def _after(entry: EntryPoint, done: Rendered) -> Rendered:
+def _after(entry: EntryPoint, done: Rendered, as_text: bool = True) -> Rendered:
     build = entry.build
     changes = (
         build.common_labels or build.common_annotations or build.default_namespace
     ) or build.substitute is not None
     if not changes:
-        text = done.text if done.text else _dump(done.resources)
-        return dataclasses.replace(done, text=text)
+        if done.text:
+            return done
+        return dataclasses.replace(done, text=_dump(done.resources) if as_text else "")
     resources = [copy.deepcopy(r) for r in done.resources]
     unresolved: set[str] = set()
     out = []
@@ -316,7 +325,10 @@ def _after(entry: EntryPoint, done: Rendered) -> Rendered:
         else:
             out.append(resource)
     return dataclasses.replace(
-        done, resources=tuple(out), text=_dump(out), unresolved=tuple(sorted(unresolved))
+        done,
+        resources=tuple(out),
+        text=_dump(out) if as_text else "",
+        unresolved=tuple(sorted(unresolved)),
     )
 
 

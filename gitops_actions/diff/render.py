@@ -40,7 +40,7 @@ class _Failed:
 def render_all(jobs: Sequence[Job], workers: int) -> list[apps.Rendered]:
     """Each job rendered, in order; ``workers`` processes when there are enough jobs."""
     if workers <= 1 or len(jobs) < POOL_THRESHOLD:
-        return [apps.render(j.root, j.entry, j.scratch) for j in jobs]
+        return [apps.render(j.root, j.entry, j.scratch, text=False) for j in jobs]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = list(pool.map(_render, jobs, chunksize=CHUNK))
@@ -56,7 +56,7 @@ def render_all(jobs: Sequence[Job], workers: int) -> list[apps.Rendered]:
 
 def _render(job: Job) -> apps.Rendered | _Failed:
     try:
-        return apps.render(job.root, job.entry, job.scratch)
+        return apps.render(job.root, job.entry, job.scratch, text=False)
     except InputError as err:
         return _Failed(err.message, err.path, err.line, err.column)
     except GitopsError as err:
