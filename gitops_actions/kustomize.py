@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_actions.errors import InputError
-from gitops_actions.paths import escapes
+from gitops_actions.paths import Bounds
 from gitops_actions.yamlread.loader import read_values
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -144,9 +144,45 @@ def _kustomization(folder: Path) -> dict[str, Any] | None:
     for name in KUSTOMIZATION_FILES:
         path = folder / name
         if path.is_file():
-            docs = read_values(path.read_bytes(), str(path), kustomize=True)
+            docs = _values(path)
             return docs[0] if docs and isinstance(docs[0], dict) else {}
     return None
+
+
+class _Memo:
+    """Files' values by content, so that a base many overlays share is parsed once per
+    process; each reader gets its own copy to change. Bounded by the text it holds."""
+
+    LIMIT = 64 * 2**20
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, list[Any]] = {}
+        self.size = 0
+
+    def read(self, path: Path) -> list[Any]:
+        data = path.read_bytes()
+        found = self.values.get(data)
+        if found is None:
+            found = read_values(data, str(path), kustomize=True)
+            if self.size + len(data) > self.LIMIT:
+                self.values.clear()
+                self.size = 0
+            self.values[data] = found
+            self.size += len(data)
+        copied: list[Any] = _copy(found)
+        return copied
+
+
+def _copy(value: Any) -> Any:
+    """A copy of parsed YAML (maps, lists and immutable scalars), faster than deepcopy."""
+    if value.__class__ is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [_copy(v) for v in value]
+    return value
+
+
+_values = _Memo().read
 
 
 def build(
@@ -161,6 +197,16 @@ def build(
     folder's own (one an agent generates or extends). ``restricted`` (by default: when the
     kustomization is the folder's own) refuses resource files outside ``folder``, as
     kustomize's load restrictor does."""
+    return _build(folder, root, kustomization, restricted, Bounds(root))
+
+
+def _build(
+    folder: Path,
+    root: Path,
+    kustomization: dict[str, Any] | None,
+    restricted: bool | None,
+    bounds: Bounds,
+) -> list[dict[str, Any]]:
     if restricted is None:
         restricted = kustomization is None
     doc = kustomization if kustomization is not None else _kustomization(folder)
@@ -176,14 +222,14 @@ def build(
         target = Path(os.path.normpath(folder / ref))
         if not target.is_relative_to(root):
             raise Unsupported(f"{ref!r} is outside the tree")
-        if escapes(root, target):
+        if bounds.escapes(target):
             raise Refused(f"{ref!r} is a symlink that leads out of the tree; not following it")
         if target.is_dir():
-            resources += build(target, root)
+            resources += _build(target, root, None, None, bounds)
         elif restricted and not target.is_relative_to(folder):  # kustomize refuses it
             raise Unsupported(f"{ref!r} is a file outside the kustomization's directory")
         elif target.is_file():
-            loaded = read_values(target.read_bytes(), str(target), kustomize=True)
+            loaded = _values(target)
             resources += [d for d in loaded if isinstance(d, dict)]
         else:
             raise Unsupported(f"{ref!r} does not exist")

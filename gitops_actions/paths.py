@@ -29,3 +29,30 @@ def escapes(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
     """Whether ``path``, with every symlink on the way resolved, lies outside ``root``."""
     real_root = Path(os.path.realpath(root))
     return not Path(os.path.realpath(path)).is_relative_to(real_root)
+
+
+class Bounds:
+    """``escapes`` for many paths under one ``root``: the real path of each folder is found
+    once, then each path costs one look at its last part (the tree must not change)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.realpath(root)
+        self._prefix = self.root.rstrip("/") + "/"
+        self._real: dict[str, str] = {}
+
+    def escapes(self, path: str | os.PathLike[str]) -> bool:
+        real = self.realpath(os.fspath(path))
+        return real != self.root and not real.startswith(self._prefix)
+
+    def realpath(self, path: str) -> str:
+        """``os.path.realpath`` of an absolute, normalised ``path``."""
+        found = self._real.get(path)
+        if found is None:
+            parent, _, name = path.rpartition("/")
+            if not parent or name in ("", ".", ".."):
+                found = os.path.realpath(path)
+            else:
+                here = os.path.join(self.realpath(parent), name)
+                found = os.path.realpath(here) if os.path.islink(here) else here
+            self._real[path] = found
+        return found

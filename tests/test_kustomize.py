@@ -169,3 +169,25 @@ def test_scalars_are_read_as_kubectl_renders_them(tmp_path: Path) -> None:
     assert spec[f"plain{index('0o644')}"] == 420 and spec[f"plain{index('0755')}"] == 493
     assert spec[f"plain{index('2024-05-01')}"] == "2024-05-01T00:00:00Z"  # a Go time
     assert spec[f"plain{index('=')}"] == "="
+
+
+def test_overlays_sharing_a_base_each_get_their_own_resources(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: web\n          image: web:1\n"
+    )
+    (tmp_path / "base/kustomization.yaml").write_text("resources:\n  - deploy.yaml\n")
+    built = {}
+    for env, tag in (("dev", "2"), ("prod", "3"), ("qa", None)):
+        (tmp_path / env).mkdir()
+        images = f"images:\n  - name: web\n    newTag: '{tag}'\n" if tag else ""
+        (tmp_path / env / "kustomization.yaml").write_text(
+            f"resources:\n  - ../base\nnamespace: {env}\n{images}"
+        )
+        built[env] = kustomize.build(tmp_path / env, tmp_path)
+    found = {
+        env: (d["metadata"]["namespace"], d["spec"]["template"]["spec"]["containers"][0]["image"])
+        for env, [d] in built.items()
+    }
+    assert found == {"dev": ("dev", "web:2"), "prod": ("prod", "web:3"), "qa": ("qa", "web:1")}

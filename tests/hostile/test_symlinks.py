@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gitops_actions import git
-from gitops_actions.paths import escapes, walk
+from gitops_actions.paths import Bounds, escapes, walk
 from hostile import CANARY, judge, run
 
 OUTSIDE = (
@@ -167,3 +167,23 @@ def test_walk_follows_no_symlink_and_escapes_sees_through_them(tmp_path: Path) -
     assert escapes(tree, tree / "crds/leak.yaml")
     assert not escapes(tree, tree / "apps/plain/inner.yaml")
     assert not escapes(tree, tree / "apps/plain/missing.yaml")
+
+
+def test_bounds_sees_through_symlinks_as_escapes_does(tmp_path: Path) -> None:
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    (tree / "a/b").mkdir(parents=True)
+    outside.mkdir()
+    (tree / "a/b/f.yaml").write_text("a: b\n")
+    os.symlink("../../../outside", tree / "a/b/leak")
+    os.symlink("b", tree / "a/lb")
+    os.symlink(outside / "x.yaml", tree / "a/abs.yaml")
+    os.symlink("lb/f.yaml", tree / "a/rel.yaml")
+    os.symlink(tree, tmp_path / "via-link")
+    paths = ["a/b/f.yaml", "a/b/leak/x.yaml", "a/lb/f.yaml", "a/lb/leak", "a/abs.yaml"]
+    paths += ["a/rel.yaml", "a/missing/x.yaml", "a/b/leak", "a"]
+    for root in (tree, tmp_path / "via-link"):
+        bounds = Bounds(root)
+        found = {p: bounds.escapes(root / p) for p in paths}
+        assert found == {p: escapes(root, root / p) for p in paths}
+        leaving = {p for p, out in found.items() if out}
+        assert leaving == {"a/b/leak/x.yaml", "a/lb/leak", "a/abs.yaml", "a/b/leak"}
