@@ -140,10 +140,10 @@ def references(doc: dict[str, Any]) -> Iterator[str]:
             yield chart["valuesFile"]
 
 
-def _kustomization(folder: Path) -> dict[str, Any] | None:
+def _kustomization(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     for name in KUSTOMIZATION_FILES:
-        path = folder / name
-        if path.is_file():
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
             docs = _values(path)
             return docs[0] if docs and isinstance(docs[0], dict) else {}
     return None
@@ -159,8 +159,9 @@ class _Memo:
         self.values: dict[bytes, list[Any]] = {}
         self.size = 0
 
-    def read(self, path: Path) -> list[Any]:
-        data = path.read_bytes()
+    def read(self, path: str) -> list[Any]:
+        with open(path, "rb") as file:
+            data = file.read()
         found = self.values.get(data)
         if found is None:
             found = read_values(data, str(path), kustomize=True)
@@ -197,12 +198,13 @@ def build(
     folder's own (one an agent generates or extends). ``restricted`` (by default: when the
     kustomization is the folder's own) refuses resource files outside ``folder``, as
     kustomize's load restrictor does."""
-    return _build(folder, root, kustomization, restricted, Bounds(root))
+    top = os.fspath(root)
+    return _build(os.fspath(folder), top, kustomization, restricted, Bounds(top))
 
 
 def _build(
-    folder: Path,
-    root: Path,
+    folder: str,
+    root: str,
     kustomization: dict[str, Any] | None,
     restricted: bool | None,
     bounds: Bounds,
@@ -219,16 +221,16 @@ def _build(
     for ref in [*(doc.get("resources") or []), *(doc.get("bases") or [])]:
         if not isinstance(ref, str) or "://" in ref or ref.startswith("git@"):
             raise Unsupported(f"remote resource {ref!r}")
-        target = Path(os.path.normpath(folder / ref))
-        if not target.is_relative_to(root):
+        target = os.path.normpath(os.path.join(folder, ref))
+        if not _within(target, root):
             raise Unsupported(f"{ref!r} is outside the tree")
         if bounds.escapes(target):
             raise Refused(f"{ref!r} is a symlink that leads out of the tree; not following it")
-        if target.is_dir():
+        if os.path.isdir(target):
             resources += _build(target, root, None, None, bounds)
-        elif restricted and not target.is_relative_to(folder):  # kustomize refuses it
+        elif restricted and not _within(target, folder):  # kustomize refuses it
             raise Unsupported(f"{ref!r} is a file outside the kustomization's directory")
-        elif target.is_file():
+        elif os.path.isfile(target):
             loaded = _values(target)
             resources += [d for d in loaded if isinstance(d, dict)]
         else:
@@ -242,6 +244,13 @@ def _build(
     for replica in doc.get("replicas") or ():
         _replicas(resources, replica)
     return resources
+
+
+def _within(path: str, folder: str) -> bool:
+    """``PurePath(path).is_relative_to(folder)`` for a normalised ``path``."""
+    if folder == ".":
+        return not path.startswith("/")
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _namespace(resources: list[dict[str, Any]], namespace: str) -> None:
