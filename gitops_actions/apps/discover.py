@@ -55,10 +55,7 @@ def discover(
             entries.append(found)
     entries = _unique(entries)
     covered = {i for e in entries for i in e.rendered_inputs}
-    included: set[str] = set()
-    for folder in repo.kustomizations:
-        reached = (repo.kustomization_folder(i) or i for i in repo.closure(folder))
-        included |= {f for f in reached if f != folder}
+    included = repo.included()
     for folder in sorted(repo.kustomizations):
         if folder in included or repo.in_chart(folder):
             continue
@@ -153,8 +150,9 @@ def _grouped(entries: list[EntryPoint]) -> list[EntryPoint]:
     feeding: dict[str, set[str]] = {}  # input -> nodes rendering it
     for entry in entries:
         if entry.kind != "plain":  # applied by hand, if at all: no agent tree
+            here = node(entry)
             for item in entry.rendered_inputs:
-                feeding.setdefault(item, set()).add(node(entry))
+                feeding.setdefault(item, set()).add(here)
     children: dict[str, set[str]] = {}
     applied: set[str] = set()
     for entry in entries:

@@ -20,6 +20,7 @@ _AGENT_NEEDLES = (b"fluxcd.io", b"argoproj.io")
 _VALUE_NEEDLES = (b"ConfigMap", b"Secret")
 _VALUE_KINDS = ("ConfigMap", "Secret")
 _LITERAL_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")  # as written in the file
+_PLAIN_REF = re.compile(r"(?!\.\.?(?:/|$))[^/]+(?:/(?!\.\.?(?:/|$))[^/]+)*")  # no ., .., //
 _PRINTED = re.compile(r"[-+0-9._:e]*|[-+.]?(inf|nan)")  # how a number may print
 
 
@@ -63,6 +64,8 @@ def mapping(value: Any) -> dict[str, Any]:
 
 
 def normpath(base: str, ref: str) -> str:
+    if _PLAIN_REF.fullmatch(ref):  # nothing to normalise (most references)
+        return ref if base == "." else f"{base}/{ref}"
     joined = posixpath.normpath(posixpath.join(base, ref.lstrip("/") if base == "." else ref))
     return "." if joined in ("", ".") else joined.removeprefix("./")
 
@@ -89,6 +92,7 @@ class Repo:
     charts: set[str] = field(default_factory=set)
     objects: list[Object] = field(default_factory=list)
     _closures: dict[str, frozenset[str]] = field(default_factory=dict)
+    _targets: dict[str, list[str]] = field(default_factory=dict)
     _named: dict[tuple[str, str], list[Object]] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)  # parsed files by blob
     _agent_files: list[str] = field(default_factory=list)
@@ -166,6 +170,26 @@ class Repo:
         the files it references, and theirs (a folder stands for all files under it)."""
         return self._closure(folder, frozenset())
 
+    def targets(self, folder: str) -> list[str]:
+        """The paths the kustomization in ``folder`` references, from the repo's top."""
+        found = self._targets.get(folder)
+        if found is None:
+            refs = kustomize.references(self.kustomizations.get(folder, {}))
+            found = self._targets[folder] = [normpath(folder, ref) for ref in refs]
+        return found
+
+    def included(self) -> set[str]:
+        """What some kustomization includes: the paths they reference (a kustomization
+        file by its folder), each but a kustomization's reference to itself. (All that a
+        closure holds besides its own file is some kustomization's reference.)"""
+        found: set[str] = set()
+        for folder in self.kustomizations:
+            for target in self.targets(folder):
+                item = self.kustomization_folder(target) or target
+                if item != folder:
+                    found.add(item)
+        return found
+
     def kustomization_folder(self, item: str) -> str | None:
         """The folder of ``item`` when it is a kustomization file."""
         folder = item.rpartition("/")[0] or "."
@@ -175,8 +199,7 @@ class Repo:
         if folder in self._closures:
             return self._closures[folder]
         found = {self.kustomization_files.get(folder, folder)}
-        for ref in kustomize.references(self.kustomizations.get(folder, {})):
-            target = normpath(folder, ref)
+        for target in self.targets(folder):
             if target in self.kustomizations and target not in seen:
                 found |= self._closure(target, seen | {folder})
             else:
