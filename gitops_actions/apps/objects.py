@@ -6,6 +6,7 @@ import fnmatch
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,22 +110,26 @@ class Repo:
             folder, _, name = path.rpartition("/")
             repo.folders.setdefault(folder or ".", []).append(name)
         repo.charts = {f for f, names in repo.folders.items() if CHART_FILE in names}
-        cache = {} if parsed is None else parsed
-        for folder, names in repo.folders.items():
-            found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
-            if found and not repo.in_chart(folder):
-                repo.kustomization_files[folder] = found if folder == "." else f"{folder}/{found}"
-        tree.prefetch(repo.kustomization_files.values())
-        for folder, rel in repo.kustomization_files.items():
-            key = "k:" + tree.blob(rel)
-            if key not in cache:
-                docs = parse(tree.read(rel))
-                cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
-            repo.kustomizations[folder] = cache[key]
-        repo._cache = cache
-        repo._agent_files = repo._candidates(_AGENT_NEEDLES)
+        repo._cache = {} if parsed is None else parsed
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the search runs while we parse
+            agents = pool.submit(repo._candidates, _AGENT_NEEDLES)
+            repo._read_kustomizations()
+            repo._agent_files = agents.result()
         repo.objects = repo._parsed(repo._agent_files)
         return repo
+
+    def _read_kustomizations(self) -> None:
+        for folder, names in self.folders.items():
+            found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
+            if found and not self.in_chart(folder):
+                self.kustomization_files[folder] = found if folder == "." else f"{folder}/{found}"
+        self.tree.prefetch(self.kustomization_files.values())
+        for folder, rel in self.kustomization_files.items():
+            key = "k:" + self.tree.blob(rel)
+            if key not in self._cache:
+                docs = parse(self.tree.read(rel))
+                self._cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
+            self.kustomizations[folder] = self._cache[key]
 
     def _candidates(self, needles: Sequence[bytes]) -> list[str]:
         """Manifests outside charts holding any of ``needles`` (not kustomization files)."""
