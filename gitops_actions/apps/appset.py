@@ -37,15 +37,16 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
     if not isinstance(template, dict):
         yield f"{label}: no template"
         return
-    go = bool(spec.get("goTemplate"))
     for generator in spec.get("generators") or ():
         if not isinstance(generator, dict):
             continue
+        notes: list[str] = []
         try:
-            params = _params(repo, generator, go, _NESTING)
+            params = _params(repo, generator, notes, _NESTING)
         except _Unread as err:
             yield f"{label}: {err}"
             continue
+        yield from (f"{label}: {note}" for note in dict.fromkeys(notes))
         own = _own_template(generator)
         chosen = mapping(generator.get("selector"))
         for param in params:
@@ -53,6 +54,11 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
             if chosen and not _selects(chosen, flat):
                 continue  # the generator's selector filters its parameters
             app = _fill(merge(template, own) if own else copy.deepcopy(template), flat)
+            missing = _unfilled(app)
+            if missing:
+                name = mapping(app.get("metadata")).get("name")
+                yield f"{label}: Application {name}: no generator gives {', '.join(missing)}"
+                continue
             app.setdefault("apiVersion", "argoproj.io/v1alpha1")
             app["kind"] = "Application"
             yield app
@@ -66,7 +72,7 @@ def _own_template(generator: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _params(repo: Repo, generator: Any, go: bool, depth: int) -> list[dict[str, Any]]:
+def _params(repo: Repo, generator: Any, notes: list[str], depth: int) -> list[dict[str, Any]]:
     if not isinstance(generator, dict):
         return []
     kinds = sorted(k for k in generator if k not in _OPTIONS)
@@ -79,40 +85,40 @@ def _params(repo: Repo, generator: Any, go: bool, depth: int) -> list[dict[str, 
     if kind == "git":
         return list(_git_params(repo, config))
     if kind == "clusters":
-        return _cluster_params(repo, config)
+        return _cluster_params(repo, config, notes)
     if kind in ("matrix", "merge") and depth > 0:
         children = [g for g in config.get("generators") or () if isinstance(g, dict)]
         if kind == "matrix":
-            return _matrix(repo, children, go, depth - 1)
+            return _matrix(repo, children, notes, depth - 1)
         keys = [str(k) for k in config.get("mergeKeys") or ()]
-        return _merge(repo, children, keys, go, depth - 1)
+        return _merge(repo, children, keys, notes, depth - 1)
     raise _Unread(f"{kind} generator is not read: its parameters are not in the repo")
 
 
 def _matrix(
-    repo: Repo, children: list[dict[str, Any]], go: bool, depth: int
+    repo: Repo, children: list[dict[str, Any]], notes: list[str], depth: int
 ) -> list[dict[str, Any]]:
     """Every combination of the two children's parameters; the second child may use the
     first's parameters (a git path from a list element)."""
     if len(children) != 2:
         raise _Unread(f"matrix generator has {len(children)} generators, not 2")
     out = []
-    for first in _params(repo, children[0], go, depth):
+    for first in _params(repo, children[0], notes, depth):
         second = _fill(copy.deepcopy(children[1]), _flat(first))
-        out += [merge(first, other) for other in _params(repo, second, go, depth)]
+        out += [merge(first, other) for other in _params(repo, second, notes, depth)]
     return out
 
 
 def _merge(
-    repo: Repo, children: list[dict[str, Any]], keys: list[str], go: bool, depth: int
+    repo: Repo, children: list[dict[str, Any]], keys: list[str], notes: list[str], depth: int
 ) -> list[dict[str, Any]]:
     """The first child's parameters, each overridden by the parameters of a later child
     that have the same values for every merge key."""
     if not children or not keys:
         raise _Unread("merge generator without generators or mergeKeys")
-    base = _params(repo, children[0], go, depth)
+    base = _params(repo, children[0], notes, depth)
     for child in children[1:]:
-        for other in _params(repo, child, go, depth):
+        for other in _params(repo, child, notes, depth):
             wanted = _key(other, keys)
             for index, params in enumerate(base):
                 if _key(params, keys) == wanted:
@@ -125,7 +131,7 @@ def _key(params: dict[str, Any], keys: list[str]) -> tuple[str | None, ...]:
     return tuple(flat.get(k) for k in keys)
 
 
-def _cluster_params(repo: Repo, config: dict[str, Any]) -> list[dict[str, Any]]:
+def _cluster_params(repo: Repo, config: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
     """A cluster Secret of the repo (labelled ``argocd.argoproj.io/secret-type: cluster``)
     per matching cluster, and the in-cluster default when no selector narrows them and no
     Secret stands for it."""
@@ -164,6 +170,12 @@ def _cluster_params(repo: Repo, config: dict[str, Any]) -> list[dict[str, Any]]:
             },
         )
     chosen = [c for c in found if _selects(selector, c["metadata"]["labels"])]
+    if not any(c["metadata"]["labels"] for c in chosen):  # the in-cluster default at most
+        notes.append(
+            "clusters generator: no cluster Secret in the repo"
+            + (" matches its selector" if selector else "")
+            + "; clusters known only to Argo CD are not seen here"
+        )
     values = mapping(config.get("values"))
     for params in chosen:
         if values:
@@ -273,6 +285,14 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
     if "path.path" in flat:
         flat.setdefault("path", flat["path.path"])
     return flat
+
+
+def _unfilled(app: dict[str, Any]) -> list[str]:
+    """Placeholders left in the sources' paths: a parameter no generator gives."""
+    spec = mapping(app.get("spec"))
+    sources = [spec.get("source"), *(spec.get("sources") or [])]
+    paths = [str(s.get("path")) for s in sources if isinstance(s, dict) and s.get("path")]
+    return sorted({m[0] for p in paths for m in _PLACEHOLDER.finditer(p)})
 
 
 def _fill(node: Any, params: dict[str, str]) -> Any:

@@ -232,3 +232,23 @@ def test_a_generators_selector_and_own_template(tmp_path: Path) -> None:
         "      destination: {namespace: default, server: https://kubernetes.default.svc}\n",
     )
     assert {n: e.build.default_namespace for n, e in made.items()} == {"web-eu": "web-gold"}
+
+
+def test_nothing_generated_is_dropped_silently(tmp_path: Path) -> None:
+    made = with_set(
+        tmp_path,
+        "gaps",
+        "  generators:\n"
+        "    - clusters: {selector: {matchLabels: {env: qa}}}\n"
+        "    - list: {elements: [{app: web, dir: apps/web}, {app: api}]}\n"
+        "  template:\n    metadata: {name: '{{app}}'}\n"
+        "    spec:\n      source: {repoURL: " + URL + ", path: '{{dir}}'}\n"
+        "      destination: {namespace: '{{app}}'}\n",
+    )
+    assert list(made) == ["web"]
+    notes = [n for n in apps.read(tmp_path / "repo", repo_url=URL).notes if "gaps" in n]
+    assert notes == [
+        "argocd/gaps.yaml: ApplicationSet gaps: clusters generator: no cluster Secret in the"
+        " repo matches its selector; clusters known only to Argo CD are not seen here",
+        "argocd/gaps.yaml: ApplicationSet gaps: Application api: no generator gives {{dir}}",
+    ]
