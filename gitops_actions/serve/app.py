@@ -20,6 +20,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from gitops_actions.serve.store import SqliteStore, Store
 from gitops_actions.serve.telemetry import Log, Metrics, capture_logging
 from gitops_actions.serve.worker import Bell, PipeBell, Workers, owner_id
 
+INTAKE_SWITCH = 0.0005  # seconds: the state's thread gets the interpreter back quickly
 WORKER_NICE = 10  # the worker process (and what it spawns) yields the CPU to the intake
 PR_SET_PDEATHSIG = 1
 _FORK = multiprocessing.get_context("fork")
@@ -96,6 +98,7 @@ async def _serve(
     worker: multiprocessing.process.BaseProcess,
 ) -> None:
     capture_logging(log)
+    sys.setswitchinterval(INTAKE_SWITCH)
     service = Service(
         settings.intake, store, metrics, log, bell.set, lambda: int(metrics.running.value)
     )
