@@ -274,16 +274,19 @@ def gitlab_merge_request(
     source_branch: str = "feature",
     clone_url: str = "http://127.0.0.1:9/acme/config.git",
     target_branch: str = "main",
+    source: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``Merge Request Hook`` delivery with the fields GitLab sends that serve reads."""
+    """A ``Merge Request Hook`` delivery with the fields GitLab sends that serve reads;
+    ``source`` is (project, clone URL) of a fork the merge request comes from."""
     side = {"path_with_namespace": project, "git_http_url": clone_url}
+    origin = {"path_with_namespace": source[0], "git_http_url": source[1]} if source else side
     attrs: dict[str, Any] = {
         "iid": iid,
         "action": action,
         "source_branch": source_branch,
         "target_branch": target_branch,
         "last_commit": {"id": head_sha},
-        "source": side,
+        "source": origin,
         "target": side,
     }
     if oldrev is not None:

@@ -1,14 +1,17 @@
-"""Pull requests from forks, end to end: a real ``serve`` process fetches the head from
-the base repository's pull request ref (the fork itself is private), renders it with no
-secret in the renders' environment, and kustomize exec plugins stay off."""
+"""Pull and merge requests from forks, end to end: a real ``serve`` process fetches the head
+from the base repository's pull request ref (the fork itself is private), renders it with
+no secret in the renders' environment, and kustomize exec plugins stay off."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
+import servebot
 from fakes.github_api import GitHubApi
+from fakes.gitlab_api import GitLabApi
 from servebot import TOKEN, Bot, ConfigRepo, finished, github_pull
 
 SECRETS = {
@@ -110,12 +113,35 @@ def test_fork_pull_requests_render_without_secrets_or_exec_plugins(
             for p in record.glob("*.env")]  # fmt: skip
     args = [p.read_text().split() for p in record.glob("*.args")]
     assert len(envs) >= 3, "kustomize rendered the shop at both refs and the transformer"
-    secrets = [TOKEN, *SECRETS.values()]
+    hidden = [TOKEN, *SECRETS.values()]
     for seen in envs:
         assert not {"GITHUB_TOKEN", "GH_TOKEN", "GITOPS_WEBHOOK_SECRET", *SECRETS} & set(seen)
         assert not [k for k in seen if k.startswith(("GIT_CONFIG", "GITOPS_"))]
-        assert not [v for v in seen.values() for s in secrets if s in v]
+        assert not [v for v in seen.values() for s in hidden if s in v]
         assert Path(seen["HOME"]).is_relative_to(tmp_path / "state")
     for argv in args:
         assert not {"--enable-alpha-plugins", "--enable-exec"} & set(argv)
-        assert not [a for a in argv for s in secrets if s in a]
+        assert not [a for a in argv for s in hidden if s in a]
+
+
+def test_gitlab_merge_request_from_a_private_fork(tmp_path: Path) -> None:
+    token = "glpat-" + secrets.token_hex(10)
+    with servebot.git_server(tmp_path / "git", "oauth2", token) as server, GitLabApi(token) as api:
+        repo = ConfigRepo(server, tmp_path / "work")
+        api.add_project("acme/config")
+        iid = api.add_mr("acme/config", "feature")
+        (head,) = repo.fork(f"refs/merge-requests/{iid}/head", {"web": 7})
+        fork = ("mallory/config", server.repo_url("mallory/config.git"))  # not fetchable
+        bot = Bot("gitlab", tmp_path / "state", forge_url=api.url, token=token)
+        try:
+            payload = servebot.gitlab_merge_request(
+                "acme/config", iid, head, action="open", clone_url=repo.url, source=fork
+            )
+            assert bot.post("Merge Request Hook", payload).json()["verdict"] == "queued"
+            finished(bot, f"gitlab:acme/config#{iid}", head)
+        finally:
+            bot.stop()
+        (note,) = api.notes_on("acme/config", iid)
+        assert "apps/web" in note["body"] and "replicas" in note["body"]
+        assert [(s["status"], s["sha"]) for s in api.statuses] == [("success", head)]
+        assert token not in bot.text()
