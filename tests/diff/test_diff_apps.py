@@ -112,6 +112,27 @@ def test_a_substitution_value_change(repo: git.Repo) -> None:
 
 
 @pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_substitutions_moved_to_another_file_show_in_every_app(repo: git.Repo) -> None:
+    """The ConfigMap substitutions come from moves to a file that holds other ConfigMaps
+    too, its name written with an escape: every app using it still sees the new value."""
+    settings = repo.path / "kubernetes/flux/vars/cluster-settings.yaml"
+    text = settings.read_text()
+    settings.unlink()
+    (repo.path / "kubernetes/flux/vars/all.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: flux-system\n"
+        "data:\n  TIMEZONE: UTC\n---\n"
+        + text.replace("name: cluster-settings", 'name: "cluster\\x2dsettings"').replace(
+            "Europe/Paris", "Europe/Berlin"
+        )
+    )
+    found = summaries(diff(repo))
+    tz = "spec.template.spec.containers[app].env[TZ].value: Europe/Paris -> Europe/Berlin"
+    for app, namespace in (("media/jellyfin", "media"), ("default/echo", "default")):
+        name = app.rpartition("/")[2]
+        assert f"changed Deployment {namespace}/{name}: {tz}" in found[ks(app)]
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
 def test_an_app_added_removed_and_renamed(repo: git.Repo) -> None:
     media = repo.path / APPS / "media"
     shutil.copytree(media / "sonarr", media / "radarr")
