@@ -8,9 +8,7 @@ the same one-line error, with its file and line.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +39,9 @@ def render_all(jobs: Sequence[Job], workers: int) -> list[apps.Rendered]:
     """Each job rendered, in order; ``workers`` processes when there are enough jobs."""
     if workers <= 1 or len(jobs) < POOL_THRESHOLD:
         return [apps.render(j.root, j.entry, j.scratch, text=False) for j in jobs]
+    import multiprocessing  # here: importing it costs a run of one change ~20 ms
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = list(pool.map(_render, jobs, chunksize=CHUNK))

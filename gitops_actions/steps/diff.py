@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,11 @@ def run(opts: Options, ctx: Context, *, parsed: dict[str, Any] | None = None) ->
         ctx.ci.reserve_stdout()  # the document is the only thing on stdout
     options = compare.Options(filters=filters, redact=opts.redact)
     with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), scratch() as tmp:
-        trees = GitTree(repo, base, tmp), GitTree(repo, head, tmp)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the two listings at once
+            old, new = pool.map(lambda sha: GitTree(repo, sha, tmp), (base, head))
         report = diff_trees(
-            *trees,
+            old,
+            new,
             options,
             everything=opts.all,
             workers=opts.workers or max(2, os.cpu_count() or 2),
