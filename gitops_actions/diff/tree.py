@@ -123,6 +123,7 @@ class GitTree:
         self._files = sorted(self._blobs)
         self._cache: dict[str, bytes] = {}
         self._found: dict[tuple[bytes, ...], list[str]] = {}  # grep's answers
+        self._other: GitTree | None = None
         self._root: Path | None = None
 
     def files(self) -> Sequence[str]:
@@ -154,8 +155,29 @@ class GitTree:
 
     def grep(self, *needles: bytes) -> list[str]:
         if needles not in self._found:
-            self._found[needles] = self._grep(needles)
+            derived = self._derived(needles) if self._other is not None else None
+            self._found[needles] = self._grep(needles) if derived is None else derived
         return list(self._found[needles])
+
+    def derive(self, other: GitTree) -> None:
+        """Answer a search ``other`` (another commit of the repo) has answered from its
+        answer: only the files whose blob differs are searched here."""
+        self._other = other
+
+    def _derived(self, needles: tuple[bytes, ...]) -> list[str] | None:
+        other = self._other
+        if other is None or needles not in other._found:
+            return None
+        theirs, ours = other._blobs, self._blobs
+        differing = [p for p, blob in ours.items() if theirs.get(p) != blob]
+        if len(differing) > DERIVE_LIMIT or any(
+            p.rpartition("/")[2] == ".gitattributes" for p in (*ours, *theirs)
+        ):  # many to read; or attributes may call a text file binary, as grep -I sees it
+            return None
+        same = [p for p in other._found[needles] if p in ours and ours[p] == theirs.get(p)]
+        self.prefetch(differing)
+        found = [p for p in differing if _holds(self.read(p), needles)]
+        return sorted(same + found)
 
     def _grep(self, needles: tuple[bytes, ...]) -> list[str]:
         args = ["git", "grep", "-l", "-z", "-I", "-F"]
@@ -184,6 +206,15 @@ class GitTree:
                 made.add(target.parent)
             target.write_bytes(self._cache.pop(path))  # written once: no need to keep it
         return self._root
+
+
+DERIVE_LIMIT = 2000  # files differing from the other tree, beyond which git grep runs
+
+
+def _holds(data: bytes, needles: tuple[bytes, ...]) -> bool:
+    """What ``git grep -I -F`` finds: a needle, in a file without a NUL in its first 8,000
+    bytes (git's test for binary data)."""
+    return b"\0" not in data[:8000] and any(n in data for n in needles)
 
 
 def scratch_parent() -> str | None:

@@ -122,6 +122,7 @@ def run(opts: Options, ctx: Context, *, parsed: dict[str, Any] | None = None) ->
     with ctx.ci.group(f"diff {base[:12]}..{head[:12]}"), scratch() as tmp:
         with ThreadPoolExecutor(max_workers=2) as pool:  # the two listings at once
             old, new = pool.map(lambda sha: GitTree(repo, sha, tmp), (base, head))
+        old.derive(new)  # the head is searched first: the base searches only what differs
         report = diff_trees(
             old,
             new,
