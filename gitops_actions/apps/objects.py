@@ -123,7 +123,9 @@ class Repo:
             found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
             if found and not self.in_chart(folder):
                 self.kustomization_files[folder] = found if folder == "." else f"{folder}/{found}"
-        self.tree.prefetch(self.kustomization_files.values())
+        blob = self.tree.blob
+        files = self.kustomization_files.values()
+        self.tree.prefetch(f for f in files if "k:" + blob(f) not in self._cache)
         for folder, rel in self.kustomization_files.items():
             key = "k:" + self.tree.blob(rel)
             if key not in self._cache:
@@ -145,7 +147,7 @@ class Repo:
 
     def _parsed(self, paths: Sequence[str]) -> list[Object]:
         """The mapping documents of these files, in order (parsed once per blob)."""
-        self.tree.prefetch(paths)
+        self.tree.prefetch(p for p in paths if "o:" + self.tree.blob(p) not in self._cache)
         found: list[Object] = []
         for path in paths:
             key = "o:" + self.tree.blob(path)
