@@ -16,7 +16,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -69,10 +69,11 @@ def write_files(root: Path, changes: tuple[FileChange, ...]) -> None:
 
     Each new text goes to a temp file beside its target first; only when all are written
     are they renamed into place. When any step fails, the files already replaced are put
-    back as they were and no temp file is left; the error names the file that failed.
+    back as they were (the same inode, bytes, mode and mtime: see ``_Kept``) and no temp
+    file is left; the error names the file that failed.
     """
     staged: list[tuple[FileChange, Path, Path]] = []
-    replaced: list[tuple[FileChange, Path]] = []
+    replaced: list[tuple[FileChange, Path, _Kept | None]] = []
     current = ""
     try:
         for change in changes:
@@ -81,18 +82,109 @@ def write_files(root: Path, changes: tuple[FileChange, ...]) -> None:
             staged.append((change, path, _write_beside(path, change.after)))
         for change, path, tmp in staged:
             current = change.path
-            os.replace(tmp, path)
-            replaced.append((change, path))
+            kept = _Kept.of(path, path.parent) if os.path.lexists(path) else None
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                if kept is not None:
+                    kept.drop()
+                raise
+            replaced.append((change, path, kept))
     except OSError as err:
-        for change, path in reversed(replaced):
+        for change, path, kept in reversed(replaced):
             with contextlib.suppress(OSError):
-                os.replace(_write_beside(path, change.before), path)
+                if kept is None:  # it was not there before
+                    path.unlink()
+                else:
+                    kept.put_back(path, change.before)
         for _, _, tmp in staged:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
         raise InputError(
             f"cannot write it: {err.strerror or err}; no file was changed", path=current
         ) from None
+    for _, _, kept in replaced:
+        if kept is not None:
+            kept.drop()
+
+
+@dataclass
+class _Kept:
+    """A file as it was before we replaced it: a hard link to its inode where one can be
+    made (in ``store``, on the same file system), else its stat alone.
+
+    ``put_back`` renames the link over the path, so the file is its very inode again, with
+    its bytes, mode and mtime untouched. Without a link, the bytes are written back (when
+    given) and the mode and the mtime (to the nanosecond) are set as they were."""
+
+    link: Path | None
+    stat: os.stat_result
+
+    @classmethod
+    def of(cls, path: Path, store: Path) -> _Kept:
+        found = os.lstat(path)
+        fd, name = tempfile.mkstemp(dir=store, prefix=".gitops-", suffix=".orig")
+        os.close(fd)
+        link: Path | None = Path(name)
+        try:
+            os.unlink(name)
+            os.link(path, name, follow_symlinks=False)
+        except OSError:
+            link = None
+        return cls(link, found)
+
+    def put_back(self, path: Path, before: bytes | None = None) -> None:
+        if self.link is not None:
+            os.replace(self.link, path)
+            self.link = None
+            return
+        if before is not None:
+            os.replace(_write_beside(path, before), path)
+        os.chmod(path, stat.S_IMODE(self.stat.st_mode))
+        os.utime(path, ns=(self.stat.st_atime_ns, self.stat.st_mtime_ns))
+
+    def drop(self) -> None:
+        if self.link is not None:
+            with contextlib.suppress(OSError):
+                self.link.unlink()
+            self.link = None
+
+
+class _Originals:
+    """The files of a local clone as they were before this write touched them.
+
+    Each file is kept before anything rewrites it (our edit, or ``git reset`` to a newer
+    tip); after the clone is reset to where it started, ``restore`` puts each kept file
+    back, so a failed write leaves the clone exactly as it was, down to inodes and mtimes.
+    """
+
+    def __init__(self, repo: git.Repo) -> None:
+        self.repo = repo
+        git_dir = Path(repo.git("rev-parse", "--absolute-git-dir").stdout.strip())
+        self.store = Path(tempfile.mkdtemp(prefix="gitops-originals-", dir=git_dir))
+        self.kept: dict[str, _Kept] = {}
+
+    def keep(self, paths: Iterable[str]) -> None:
+        for rel in paths:
+            path = self.repo.path / rel
+            if rel in self.kept or not path.is_file() or path.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                self.kept[rel] = _Kept.of(path, self.store)
+
+    def keep_changes_to(self, commit: str) -> None:
+        """Keep the files that a reset to ``commit`` would rewrite."""
+        names = self.repo.git("diff", "--name-only", "--no-renames", "-z", "HEAD", commit)
+        self.keep(name for name in names.stdout.split("\0") if name)
+
+    def restore(self) -> None:
+        for rel, kept in self.kept.items():
+            with contextlib.suppress(OSError):
+                kept.put_back(self.repo.path / rel)
+        self.repo.git("update-index", "-q", "--refresh", check=False)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.store, ignore_errors=True)
 
 
 def _write_beside(path: Path, data: bytes) -> Path:
@@ -232,14 +324,22 @@ def write(
                 hint="clone it first, or drop --no-push",
             )
         start = repo.head_sha()
+        originals = None if is_remote(target.repo) else _Originals(repo)
         try:
-            return _commit_and_push(target, repo, branch, compute, message, log, sleep, deadline)
+            return _commit_and_push(
+                target, repo, branch, compute, message, log, sleep, deadline, originals
+            )
         except BaseException:
             try:  # a local clone is left as it was, not ahead of origin
                 repo.reset_hard(start)
+                if originals is not None:
+                    originals.restore()
             except GitopsError as cleanup:  # the first cause is what the user needs to see
                 log(f"warning: could not reset {root} to {start[:12]}: {cleanup.one_line()}")
             raise
+        finally:
+            if originals is not None:
+                originals.discard()
 
 
 def _commit_and_push(
@@ -251,6 +351,7 @@ def _commit_and_push(
     log: Callable[[str], None],
     sleep: Callable[[float], Any],
     deadline: Deadline,
+    originals: _Originals | None = None,
 ) -> Outcome:
     root = repo.path
     push = target.push and _has_remote(repo)
@@ -268,7 +369,10 @@ def _commit_and_push(
     ):
         if attempt > 1:
             try:
-                repo.reset_hard(_fetch(repo, branch, shallow))
+                tip = _fetch(repo, branch, shallow)
+                if originals is not None:
+                    originals.keep_changes_to(tip)
+                repo.reset_hard(tip)
             except ExternalError as err:  # the remote answered a moment ago: try again
                 if not err.transient:
                     raise
@@ -277,6 +381,8 @@ def _commit_and_push(
         plan = compute(root)
         if not plan.changed:
             return Outcome(plan, False, repo.head_sha(), branch, attempt)
+        if originals is not None:
+            originals.keep(c.path for c in plan.changes)
         write_files(root, plan.changes)
         repo.add([c.path for c in plan.changes])
         sha = repo.commit(message(plan))

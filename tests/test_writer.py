@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -328,6 +329,7 @@ def test_edits_of_one_bump_are_all_or_nothing_across_files(tmp_path: Path) -> No
     for rel in ("a/deploy.yaml", "b/deploy.yaml"):
         (tmp_path / rel).parent.mkdir()
         (tmp_path / rel).write_text("image: r.test/a:1.0.0\n")
+    before = _as_it_is(_aged(tmp_path / "a/deploy.yaml", 0o640))
 
     def compute(root: Path) -> Plan:
         result = plan(root, Request(images=(parse("r.test/a:1.1.0"),)))
@@ -341,9 +343,92 @@ def test_edits_of_one_bump_are_all_or_nothing_across_files(tmp_path: Path) -> No
         writer.write(target, compute, lambda p: "x", {})
     assert caught.value.exit_code == 2
     assert "b/deploy.yaml" in caught.value.one_line()
-    assert (tmp_path / "a/deploy.yaml").read_text() == "image: r.test/a:1.0.0\n"
+    assert _as_it_is(tmp_path / "a/deploy.yaml") == before
     leftovers = [p.name for p in tmp_path.rglob("*") if "gitops" in p.name]
     assert leftovers == []
+
+
+def _as_it_is(path: Path) -> tuple[int, int, int, bytes]:
+    """What "exactly as it was" compares: inode, mtime (ns), mode and bytes."""
+    found = path.stat()
+    return found.st_ino, found.st_mtime_ns, found.st_mode, path.read_bytes()
+
+
+def _aged(path: Path, mode: int = 0o600) -> Path:
+    path.chmod(mode)
+    os.utime(path, ns=(1_000_000_123, 1_000_000_456))  # 2001, to the nanosecond
+    return path
+
+
+def test_a_refused_push_leaves_each_file_exactly_as_it_was(tmp_path: Path) -> None:
+    remote = config_remote(
+        tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n", "b/b.yaml": "image: r.test/a:1.0.0\n"}
+    )
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'policy: frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    clone = git.clone(str(remote), tmp_path / "clone")
+    files = [_aged(clone.path / "a.yaml"), _aged(clone.path / "b/b.yaml", 0o644)]
+    before = [_as_it_is(f) for f in files]
+    start = clone.head_sha()
+
+    proc = run_cli("bump", "--repo", str(clone.path), "--image", "r.test/a:1.1.0")
+
+    assert proc.returncode == 3 and "policy: frozen" in proc.stderr, proc.stderr
+    assert [_as_it_is(f) for f in files] == before
+    assert clone.head_sha() == start and not clone.is_dirty()
+    assert not list((clone.path / ".git").glob("gitops-*"))
+
+
+def test_a_push_rejected_until_the_deadline_leaves_each_file_as_it_was(tmp_path: Path) -> None:
+    """The files were reset to newer tips on the way: each is still put back as it was."""
+    remote = config_remote(tmp_path, {"a.yaml": "image: r.test/a:1.0.0\n", "c.yaml": "x: 1\n"})
+    clone = git.clone(str(remote), tmp_path / "clone")
+    files = [_aged(clone.path / "a.yaml"), _aged(clone.path / "c.yaml")]
+    before = [_as_it_is(f) for f in files]
+    other = git.clone(str(remote), tmp_path / "other")
+    moves = iter(range(1000))
+
+    def compute(root: Path) -> Plan:  # another writer lands on c.yaml before each push
+        (other.path / "c.yaml").write_text(f"x: {next(moves) + 2}\n")
+        other.add(["c.yaml"])
+        other.commit("move on")
+        other.push("origin", "HEAD:refs/heads/main")
+        return plan(root, Request(images=(parse("r.test/a:1.1.0"),)))
+
+    target = writer.Target(str(clone.path), timeout=2)
+    with pytest.raises(writer.ExternalError):
+        writer.write(target, compute, lambda p: "bump", base_env(), sleep=lambda _: None)
+
+    assert [_as_it_is(f) for f in files] == before
+    assert not clone.is_dirty()
+
+
+def test_a_failing_second_file_leaves_the_first_exactly_as_it_was(tmp_path: Path) -> None:
+    remote = config_remote(
+        tmp_path, {"a/deploy.yaml": "image: r.test/a:1.0.0\n", "b/deploy.yaml": "x: 1\n"}
+    )
+    clone = git.clone(str(remote), tmp_path / "clone")
+    (clone.path / "b/deploy.yaml").write_text("image: r.test/a:1.0.0\n")
+    clone.add(["b/deploy.yaml"])
+    clone.commit("two files")
+    first = _aged(clone.path / "a/deploy.yaml")
+    before = _as_it_is(first)
+
+    def compute(root: Path) -> Plan:
+        result = plan(root, Request(images=(parse("r.test/a:1.1.0"),)))
+        assert len(result.changes) == 2
+        (root / "b/deploy.yaml").unlink()  # now b/deploy.yaml cannot be replaced by a file
+        (root / "b/deploy.yaml").mkdir()
+        (root / "b/deploy.yaml/keep").write_text("x")
+        return result
+
+    with pytest.raises(writer.InputError) as caught:
+        writer.write(writer.Target(str(clone.path)), compute, lambda p: "x", base_env())
+
+    assert "b/deploy.yaml" in caught.value.one_line()
+    assert _as_it_is(first) == before
+    assert not [p for p in clone.path.rglob("*") if p.name.startswith(".gitops-")]
 
 
 def test_a_stale_index_lock_leaves_the_clone_exactly_as_it_was(tmp_path: Path) -> None:
