@@ -25,7 +25,7 @@ from gitops_actions import kustomize
 from gitops_actions.apps import flux
 from gitops_actions.apps.model import EntryPoint
 from gitops_actions.apps.objects import KUSTOMIZATION_FILES, MANIFEST
-from gitops_actions.paths import escapes, walk
+from gitops_actions.paths import SKIPPED_DIRS, escapes, walk
 from gitops_actions.validate import render as renderer
 from gitops_actions.yamlread import dump, loader
 
@@ -261,25 +261,60 @@ def _merged(doc: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _mirror(root: Path, path: str, doc: dict[str, Any], scratch: Path) -> tuple[Path, Path]:
-    """A folder mirroring ``root``, with ``doc`` as ``path``'s kustomization."""
+    """A folder mirroring ``root``, with ``doc`` as ``path``'s kustomization.
+
+    kustomize reads the mirror with no load restrictions (its files are links into the
+    repo), so nothing reachable from it may lead out of the repo: a folder holding such a
+    symlink at any depth is mirrored as a real folder, and the symlink itself is left out.
+    A symlink within the repo points at its target's place in the mirror; every other
+    folder and file is one link to the repo's own."""
     base = Path(tempfile.mkdtemp(prefix="mirror-", dir=scratch))
     root = root.resolve()
     parts = [] if path == "." else path.split("/")
-    here, there = root, base
-    for depth in range(len(parts) + 1):
-        nxt = parts[depth] if depth < len(parts) else None
-        for child in os.listdir(here):
-            if child == nxt or (nxt is None and child in KUSTOMIZATION_FILES):
+    along = [Path(os.path.realpath(root.joinpath(*parts[:n]))) for n in range(len(parts) + 1)]
+    if any(not folder.is_relative_to(root) for folder in along):
+        raise kustomize.Refused(f"{path!r} leads out of the tree; not following it")
+    real = _holding_ways_out(root) | set(along)
+    on_path = {root.joinpath(*parts[:n]) for n in range(len(parts) + 1)}
+
+    def copy(here: Path, given: Path, there: Path) -> None:  # ``here``: ``given``, resolved
+        with os.scandir(here) as entries:
+            found = sorted(entries, key=lambda e: e.name)
+        for entry in found:
+            source, mirrored = here / entry.name, there / entry.name
+            if here == along[-1] and entry.name in KUSTOMIZATION_FILES:
                 continue
-            if escapes(root, here / child):  # a symlink out of the tree is not mirrored
-                continue
-            os.symlink(here / child, there / child)
-        if nxt is None:
-            break
-        here, there = here / nxt, there / nxt
-        there.mkdir()
+            if given / entry.name in on_path or (source in real and not entry.is_symlink()):
+                mirrored.mkdir()
+                copy(Path(os.path.realpath(source)), given / entry.name, mirrored)
+            elif entry.is_symlink():
+                if not escapes(root, source):  # one out of the tree is not mirrored
+                    target = Path(os.path.realpath(source)).relative_to(root)
+                    os.symlink(base / target, mirrored)
+            else:
+                os.symlink(source, mirrored)
+
+    copy(root, root, base)
+    there = base.joinpath(*parts)
+    if there.is_symlink() or not there.is_dir():
+        raise kustomize.Refused(f"{path!r} is not a folder of the tree")
     (there / "kustomization.yaml").write_text(dump.dump(doc), encoding="utf-8")
     return base, there
+
+
+def _holding_ways_out(root: Path) -> set[Path]:
+    """The folders of ``root`` that hold, at any depth, a symlink leading out of it."""
+    found: set[Path] = set()
+    for folder, dirs, names in os.walk(root):  # lists symlinked folders, does not enter them
+        for name in (*dirs, *names):
+            path = Path(folder, name)
+            if path.is_symlink() and escapes(root, path):
+                here = Path(folder)
+                while here not in found and here.is_relative_to(root):
+                    found.add(here)
+                    here = here.parent
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+    return found
 
 
 def _resources(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:

@@ -90,6 +90,23 @@ LAYOUTS: dict[str, Layout] = {
         (t / "apps/fluxp/kustomization.yaml").write_text("resources:\n- leak.yaml\n"),
         link(t / "apps/fluxp/leak.yaml", str(o / "leak.yaml")),
     ),
+    "flux path with patches, a link one level down": lambda t, o: (
+        (t / "flux.yaml").write_text(FLUX.format(path="apps/fluxd", patches=PATCHES)),
+        (t / "apps/fluxd/sub").mkdir(parents=True),
+        (t / "apps/fluxd/kustomization.yaml").write_text("resources:\n- sub\n- ok.yaml\n"),
+        (t / "apps/fluxd/ok.yaml").write_text(OK),
+        (t / "apps/fluxd/sub/kustomization.yaml").write_text("resources:\n- leak.yaml\n"),
+        link(t / "apps/fluxd/sub/leak.yaml", str(o / "leak.yaml")),
+    ),
+    "flux path with patches, a generator file one level down": lambda t, o: (
+        (t / "flux.yaml").write_text(FLUX.format(path="apps/fluxg", patches=PATCHES)),
+        (t / "apps/fluxg").mkdir(parents=True),
+        (t / "apps/fluxg/kustomization.yaml").write_text(
+            "resources:\n- ok.yaml\nconfigMapGenerator:\n- name: g\n  files:\n  - conf/leak.yaml\n"
+        ),
+        (t / "apps/fluxg/ok.yaml").write_text(OK),
+        link(t / "apps/fluxg/conf/leak.yaml", str(o / "leak.yaml")),
+    ),
     "loop": lambda t, o: (link(t / "apps/plain/a", "b"), link(t / "apps/plain/b", "a")),
     "dangling": lambda t, o: link(t / "apps/plain/gone.yaml", str(o / "nothing.yaml")),
     "the tree's parent": lambda t, o: link(t / "apps/plain/up", ".."),
