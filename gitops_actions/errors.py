@@ -45,6 +45,7 @@ class GitopsError(Exception):
         self.hint = hint
 
     debug = ""  # detail for --debug only (a whole command line), never in the error line
+    retry_after: float | None = None  # seconds a server asked to wait before trying again
 
     def one_line(self) -> str:
         text = self.message if not self.hint else f"{self.message} ({self.hint})"

@@ -9,6 +9,10 @@ with each collision a caller sees, which is how contention shows up here.
         ...  # try; ``continue`` to retry, ``break`` or ``return`` when done
 
     digest = call(push_once, deadline, what="push to registry")  # retries transient errors
+
+A failure may say how long to wait (``GitopsError.retry_after``: an HTTP ``Retry-After``
+or a rate limit's reset time). ``call`` waits at least that long, and gives up at once when
+the wait would end after the deadline.
 """
 
 from __future__ import annotations
@@ -54,11 +58,14 @@ class Backoff:
     cap: float = 2.0
     rng: random.Random = field(default_factory=random.Random)
     collisions: int = 0
+    floor: float = 0.0  # the least the next pause may be (what a server asked for)
 
     def next(self) -> float:
         self.collisions += 1
         doubled = 2.0 ** min(self.collisions - 1, 64)  # past the cap long before; no overflow
-        return self.rng.uniform(0.0, min(self.cap, self.base * doubled))
+        pause = self.rng.uniform(0.0, min(self.cap, self.base * doubled))
+        pause, self.floor = max(pause, self.floor), 0.0
+        return pause
 
 
 class DeadlineExceeded(ExternalError):
@@ -86,9 +93,10 @@ def attempts(
     attempt = 1
     yield attempt
     while True:
+        floor = backoff.floor
         pause = backoff.next()
         if time.monotonic() + pause >= deadline.at:
-            pause = deadline.remaining() / 2  # one last try, still inside the deadline
+            pause = max(floor, deadline.remaining() / 2)  # one last try, inside the deadline
             if pause <= 0.0 or deadline.remaining() < 0.05:
                 raise DeadlineExceeded(
                     f"{what} did not succeed within {deadline.seconds:g}s "
@@ -118,10 +126,12 @@ def call(
 ) -> T:
     """``operation()``, tried again after transient failures until the deadline.
 
-    A failure that is not retryable is raised at once. When the deadline ends the retries,
-    the last failure is raised (it says what went wrong, which beats "timed out").
+    A failure that is not retryable is raised at once, and so is one that asks for a wait
+    (``retry_after``) ending after the deadline. When the deadline ends the retries, the
+    last failure is raised (it says what went wrong, which beats "timed out").
     """
     last: BaseException | None = None
+    backoff = backoff or Backoff()
 
     def note(attempt: int, pause: float) -> None:
         if on_retry is not None and last is not None:
@@ -135,6 +145,12 @@ def call(
                 if not retryable(error):
                     raise
                 last = error
+                asked = error.retry_after if isinstance(error, GitopsError) else None
+                if isinstance(error, GitopsError) and asked is not None:
+                    if asked >= deadline.remaining():
+                        error.hint = f"the server asked to wait {asked:.0f}s; raise --timeout"
+                        raise
+                    backoff.floor = asked
     except DeadlineExceeded:
         if last is not None:
             raise last from None

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from gitops_actions.errors import ExternalError
+from gitops_actions.retry import Backoff, Deadline, DeadlineExceeded, attempts
 
 LOOPBACK = "127.0.0.1"
 
@@ -171,13 +172,14 @@ class GitHttpServer:
 
 
 def _wait(check: Any, what: str, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-    raise Unavailable(f"{what} did not become ready in {timeout:.0f}s: {tail.strip()}")
+    try:
+        for _ in attempts(Deadline.after(timeout), what=what, backoff=Backoff(0.2, 0.2)):
+            if check():
+                return
+    except DeadlineExceeded:
+        tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+        message = f"{what} did not become ready in {timeout:.0f}s: {tail.strip()}"
+        raise Unavailable(message) from None
 
 
 class DockerSandbox:

@@ -10,12 +10,19 @@ choosing which comments to write is the caller's business (``gitops_actions.comm
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
-from gitops_actions.errors import UsageError
+from gitops_actions import retry
+from gitops_actions.errors import ExternalError, GitopsError, UsageError
+from gitops_actions.retry import Backoff, Deadline
 from gitops_actions.secrets import REDACTOR
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 FORGES = ("github", "gitlab", "local")
 # The most characters one comment may hold; the local forge splits the way GitHub does.
@@ -54,18 +61,17 @@ class Refs:
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """How hard a forge client tries before giving up.
+    """How long a forge client waits.
 
-    ``retries`` counts tries after the first. ``backoff`` is the urllib3 backoff factor
-    for GitHub; python-gitlab uses its own short doubling backoff. A ``Retry-After`` header
-    always wins. ``write_interval`` spaces GitHub writes to avoid secondary rate limits.
+    ``timeout`` bounds one request; ``budget`` bounds one operation with all its retries
+    when the step gives no deadline of its own. The client libraries' own retries are off:
+    ``call_api`` (over ``retry.call``) is the only retry loop. ``write_interval`` spaces
+    GitHub writes to avoid secondary rate limits.
     """
 
-    timeout: int = 30
-    retries: int = 5
-    backoff: float = 1.0
+    timeout: float = 30.0
+    budget: float = 120.0
     write_interval: float = 1.0
-    max_rate_limit_wait: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,112 @@ def api_detail(text: object, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def asked_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The seconds a reply asks to wait: its ``Retry-After`` (seconds), or, when a rate
+    limit is spent (``X-RateLimit-Remaining: 0`` on GitHub, ``RateLimit-Remaining: 0`` on
+    GitLab), the time until its reset (epoch seconds). None when it asks nothing."""
+    lower = {str(k).lower(): str(v).strip() for k, v in headers.items()}
+    try:
+        if "retry-after" in lower:
+            return max(0.0, float(lower["retry-after"]))
+        for prefix in ("x-ratelimit-", "ratelimit-"):
+            if lower.get(prefix + "remaining") == "0" and prefix + "reset" in lower:
+                reset = float(lower[prefix + "reset"])
+                return max(0.0, reset - (time.time() if now is None else now))
+    except (ValueError, OverflowError):  # an HTTP date or garbage: wait as backoff says
+        return None
+    return None
+
+
+def call_api(
+    operation: Callable[[], T],
+    deadline: Deadline,
+    *,
+    what: str,
+    find: Callable[[], T | None] | None = None,
+    unsent_only: bool = False,
+) -> T:
+    """``operation()`` through ``retry.call``: transient failures (HTTP 5xx and 429, rate
+    limits, connections refused, reset or timed out) are tried again until ``deadline``,
+    after at least the wait the forge asked for; 401, 403, 404 and 422 never are.
+
+    A create is not repeated blindly: before trying again, ``find()`` looks for what the
+    failed try may have made anyway (its reply lost) and returns it when found; with
+    ``unsent_only``, only failures that prove the request was not acted on (429, a rate
+    limit, a connection that never opened) are tried again.
+    """
+    tried = False
+
+    def once() -> T:
+        nonlocal tried
+        if tried and find is not None:
+            found = find()
+            if found is not None:
+                return found
+        tried = True
+        return operation()
+
+    def retryable(error: BaseException) -> bool:
+        if not isinstance(error, GitopsError) or not error.transient:
+            return False
+        return not unsent_only or isinstance(error, Unsent)
+
+    return retry.call(once, deadline, what=what, retryable=retryable, backoff=Backoff(0.5, 8.0))
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether a ``requests`` failure proves the request never reached the server: no
+    connection was made (refused, or timed out while connecting)."""
+    import requests
+    import urllib3
+
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    never = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    return isinstance(error, requests.ConnectTimeout) or isinstance(reason, never)
+
+
+class Retrying:
+    """What the GitHub and GitLab forges share: each operation through ``call_api``, within
+    the step's deadline (else ``budget`` seconds), each try inside ``_attempt``."""
+
+    name: str
+    _deadline: Deadline | None
+    _options: HttpOptions
+
+    def _run(
+        self,
+        where: str,
+        operation: Callable[[], T],
+        *,
+        find: Callable[[], T | None] | None = None,
+        unsent_only: bool = False,
+    ) -> T:
+        deadline = self._deadline or Deadline.after(self._options.budget)
+        return call_api(
+            self._guarded(where, deadline, operation),
+            deadline,
+            what=f"{self.name}: {where}",
+            find=self._guarded(where, deadline, find) if find is not None else None,
+            unsent_only=unsent_only,
+        )
+
+    def _guarded(self, where: str, deadline: Deadline, step: Callable[[], U]) -> Callable[[], U]:
+        def run() -> U:
+            with self._attempt(where, deadline):
+                return step()
+
+        return run
+
+    def _attempt(self, where: str, deadline: Deadline) -> AbstractContextManager[None]:
+        """Around one try: cut request timeouts to ``deadline``, turn errors into ours."""
+        raise NotImplementedError
+
+
+class Unsent(ExternalError):
+    """A transient failure that proves the forge did not act on the request: a rate limit
+    (429, or 403 with the rate limit spent), or a connection that never opened."""
+
+
 def make_forge(
     name: str,
     env: Mapping[str, str],
@@ -160,17 +272,19 @@ def make_forge(
     url: str | None = None,
     directory: str | None = None,
     http: HttpOptions | None = None,
+    deadline: Deadline | None = None,
 ) -> Forge:
-    """The forge called ``name``, configured from ``env`` and the explicit arguments."""
+    """The forge called ``name``, configured from ``env`` and the explicit arguments; its
+    API calls end by ``deadline`` (default: ``http.budget`` for each operation)."""
     options = http or HttpOptions()
     if name == "github":
         from gitops_actions.forge.github import GitHubForge
 
-        return GitHubForge.from_env(env, url=url, http=options)
+        return GitHubForge.from_env(env, url=url, http=options, deadline=deadline)
     if name == "gitlab":
         from gitops_actions.forge.gitlab import GitLabForge
 
-        return GitLabForge.from_env(env, url=url, http=options)
+        return GitLabForge.from_env(env, url=url, http=options, deadline=deadline)
     if name == "local":
         from gitops_actions.forge.local import LocalForge
 

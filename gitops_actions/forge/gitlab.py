@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 
 import gitlab
 import requests
@@ -20,10 +21,17 @@ from gitops_actions.forge import (
     HttpOptions,
     PullRequest,
     Refs,
+    Retrying,
+    Unsent,
     api_detail,
+    asked_wait,
     env_token,
+    never_sent,
 )
+from gitops_actions.retry import Deadline
 from gitops_actions.secrets import REDACTOR
+
+T = TypeVar("T")
 
 DEFAULT_URL = "https://gitlab.com"
 TOKEN_ENV = ("GITLAB_TOKEN", "CI_JOB_TOKEN")
@@ -37,8 +45,37 @@ _HINTS = {
 }
 
 
-class GitLabForge:
-    """Opens or updates merge requests with a personal, project or CI job token."""
+class _Client(gitlab.Gitlab):
+    """python-gitlab with its own retries off, on 429 as well (``call_api`` retries, within
+    the deadline); each request waits ``request_timeout`` seconds at most, and the headers
+    of the last reply are kept (per thread) for the wait a refusal asks for."""
+
+    request_timeout = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._replies = threading.local()
+        self.session.hooks["response"].append(self._note)
+
+    def _note(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._replies.headers = dict(response.headers)
+
+    def last_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = getattr(self._replies, "headers", {})
+        return headers
+
+    def http_request(self, verb: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs.update(max_retries=0, obey_rate_limit=False, retry_transient_errors=False)
+        kwargs["timeout"] = max(self.request_timeout, 0.05)
+        return super().http_request(verb, path, *args, **kwargs)
+
+
+class GitLabForge(Retrying):
+    """Opens or updates merge requests with a personal, project or CI job token.
+
+    python-gitlab's own retries are off: each operation goes through ``call_api``, bounded
+    by ``deadline`` (or ``http.budget`` per operation), and each request's timeout is cut
+    to what is left of it."""
 
     name = "gitlab"
     comment_limit = COMMENT_LIMIT
@@ -50,24 +87,31 @@ class GitLabForge:
         url: str = DEFAULT_URL,
         job_token: bool = False,
         http: HttpOptions | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         REDACTOR.learn(token)
         options = http or HttpOptions()
         self.url = url.rstrip("/")
-        self._retries = options.retries
+        self._options = options
+        self._deadline = deadline
         self._job_token = job_token
         self._username: str | None = None
-        self._client = gitlab.Gitlab(
+        self._client = _Client(
             self.url,
             private_token=None if job_token else token,
             job_token=token if job_token else None,
-            retry_transient_errors=True,
+            retry_transient_errors=False,  # call_api retries, within the deadline
             timeout=options.timeout,
         )
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str], *, url: str | None = None, http: HttpOptions | None = None
+        cls,
+        env: Mapping[str, str],
+        *,
+        url: str | None = None,
+        http: HttpOptions | None = None,
+        deadline: Deadline | None = None,
     ) -> GitLabForge:
         variable, token = env_token(env, TOKEN_ENV, "gitlab")
         return cls(
@@ -75,7 +119,12 @@ class GitLabForge:
             url=url or env.get("CI_SERVER_URL") or DEFAULT_URL,
             job_token=variable == "CI_JOB_TOKEN",
             http=http,
+            deadline=deadline,
         )
+
+    def _attempt(self, where: str, deadline: Deadline) -> AbstractContextManager[None]:
+        self._client.request_timeout = deadline.clamp(self._options.timeout)
+        return _api_errors(where, self.url, self._client.last_headers)
 
     def check(self, project: str) -> None:
         if "/" not in project.strip("/"):
@@ -85,19 +134,19 @@ class GitLabForge:
         self, *, project: str, head: str, base: str, title: str, body: str
     ) -> PullRequest:
         self.check(project)
-        retries = self._retries
-        with _api_errors(f"{project} {head} -> {base}", self.url):
-            repo = self._client.projects.get(project.strip("/"), max_retries=retries)
+
+        def upsert() -> PullRequest:  # a retry looks for an open one first: never two
+            repo = self._client.projects.get(project.strip("/"))
             request = self._open_request(repo, head, base)
             if request is None:
                 fields = {"source_branch": head, "target_branch": base}
                 try:
                     created = repo.mergerequests.create(
-                        {**fields, "title": title, "description": body}, max_retries=retries
+                        {**fields, "title": title, "description": body}
                     )
                     return PullRequest(int(created.iid), str(created.web_url), created=True)
                 except GitlabError as err:
-                    # A create retried after a lost reply: the first try opened it.
+                    # Opened by another writer just now: update that one.
                     conflict = err.response_code == 409
                     request = self._open_request(repo, head, base) if conflict else None
                     if request is None:
@@ -105,8 +154,10 @@ class GitLabForge:
             if request.title != title or (request.description or "") != body:
                 request.title = title
                 request.description = body
-                request.save(max_retries=retries)
+                request.save()
             return PullRequest(int(request.iid), str(request.web_url), created=False)
+
+        return self._run(f"{project} {head} -> {base}", upsert)
 
     def _open_request(self, repo: Project, head: str, base: str) -> ProjectMergeRequest | None:
         found = repo.mergerequests.list(
@@ -114,7 +165,6 @@ class GitLabForge:
             source_branch=head,
             target_branch=base,
             iterator=True,
-            max_retries=self._retries,
         )
         return next(iter(found), None)
 
@@ -136,19 +186,20 @@ class GitLabForge:
             )
 
     def pull_request_head(self, *, project: str, number: int) -> str:
-        with _api_errors(f"{project}!{number}", self.url):
+        def head() -> str:
             repo = self._client.projects.get(project.strip("/"), lazy=True)
-            found = repo.mergerequests.get(number, max_retries=self._retries)
-            return str(found.sha or "")
+            return str(repo.mergerequests.get(number).sha or "")
+
+        return self._run(f"{project}!{number}", head)
 
     def pull_request_refs(self, *, project: str, number: int) -> Refs:
-        with _api_errors(f"{project}!{number}", self.url):
-            repo = self._client.projects.get(project.strip("/"), max_retries=self._retries)
-            found = repo.mergerequests.get(number, max_retries=self._retries)
+        def refs() -> Refs:
+            repo = self._client.projects.get(project.strip("/"))
+            found = repo.mergerequests.get(number)
             source = found.source_project_id
             head_url = str(repo.http_url_to_repo)
             if source != found.target_project_id:
-                fork = self._client.projects.get(source, max_retries=self._retries)
+                fork = self._client.projects.get(source)
                 head_url = str(fork.http_url_to_repo)
             return Refs(
                 head_sha=str(found.sha or ""),
@@ -159,22 +210,27 @@ class GitLabForge:
                 fork=source != found.target_project_id,
             )
 
+        return self._run(f"{project}!{number}", refs)
+
     def set_commit_status(
         self, *, project: str, sha: str, state: str, context: str, description: str
     ) -> None:
         state = {"failure": "failed", "error": "failed"}.get(state, state)
-        with _api_errors(f"{project} status of {sha[:12]}", self.url):
+
+        def status() -> None:  # again after a lost reply: the newest status of a name wins
             repo = self._client.projects.get(project.strip("/"), lazy=True)
             repo.commits.get(sha, lazy=True).statuses.create(
-                {"state": state, "name": context, "description": description[:255]},
-                max_retries=self._retries,
+                {"state": state, "name": context, "description": description[:255]}
             )
+
+        self._run(f"{project} status of {sha[:12]}", status)
 
     # -- deployments ---------------------------------------------------------------------
     def create_deployment(
         self, *, project: str, environment: str, sha: str, ref: str, description: str
     ) -> Deployment:
-        with _api_errors(f"{project} deployment of {sha[:12]} to {environment}", self.url):
+
+        def create() -> Deployment:
             repo = self._client.projects.get(project.strip("/"), lazy=True)
             found = repo.deployments.create(
                 {
@@ -183,10 +239,14 @@ class GitLabForge:
                     "ref": ref,
                     "tag": False,
                     "status": "running",
-                },
-                max_retries=self._retries,
+                }
             )
             return Deployment(str(found.id), f"{self.url}/{project.strip('/')}/-/environments")
+
+        # A deployment is a new record each time: tried again only when the first try
+        # cannot have made one (a rate limit, a connection that never opened).
+        where = f"{project} deployment of {sha[:12]} to {environment}"
+        return self._run(where, create, unsent_only=True)
 
     def set_deployment_status(
         self, project: str, deployment: Deployment, status: DeploymentStatus
@@ -194,67 +254,82 @@ class GitLabForge:
         if status.state == "in_progress":
             return  # created running: the API takes no earlier status
         state = "failed" if status.state == "failure" else status.state
-        with _api_errors(f"{project} deployment {deployment.id}", self.url):
+
+        def record() -> None:  # a PUT of the status: the same again is harmless
             repo = self._client.projects.get(project.strip("/"), lazy=True)
             found = repo.deployments.get(int(deployment.id), lazy=True)
             found.status = state
-            found.save(max_retries=self._retries)
+            found.save()
+
+        self._run(f"{project} deployment {deployment.id}", record)
 
     def identity(self) -> str | None:
         """The token's user (a project or group access token has a bot user of its own)."""
         self._writable()
         if self._username is None:
-            with _api_errors("who am I (/user)", self.url):
-                data = self._client.http_get("/user", max_retries=self._retries)
-                name = data.get("username") if isinstance(data, dict) else None
+            data = self._run("who am I (/user)", lambda: self._client.http_get("/user"))
+            name = data.get("username") if isinstance(data, dict) else None
             if not isinstance(name, str) or not name:
                 raise ExternalError(f"gitlab: {api_detail(self.url)}/user named no user")
             self._username = name
         return self._username
 
+    def _notes(self, project: str, number: int, keep: Callable[[str], bool]) -> list[Comment]:
+        notes = self._request(project, number).notes.list(
+            iterator=True, per_page=100, sort="asc", order_by="created_at"
+        )
+        return [
+            _as_comment(note, self._web(project, number))
+            for note in notes
+            if not getattr(note, "system", False) and keep(str(note.body or ""))
+        ]
+
     def list_comments(self, *, project: str, number: int, marker: str) -> list[Comment]:
         self._writable()
-        request = self._request(project, number)
-        with _api_errors(f"{project}!{number} notes", self.url):
-            notes = request.notes.list(
-                iterator=True,
-                per_page=100,
-                sort="asc",
-                order_by="created_at",
-                max_retries=self._retries,
-            )
-            return [
-                _as_comment(note, self._web(project, number))
-                for note in notes
-                if not getattr(note, "system", False) and marker in (note.body or "")
-            ]
+        self._request(project, number)
+        where = f"{project}!{number} notes"
+        return self._run(where, lambda: self._notes(project, number, lambda b: marker in b))
 
     def create_comment(self, *, project: str, number: int, body: str, key: str) -> Comment:
         self._writable()
         request = self._request(project, number)
-        with _api_errors(f"{project}!{number} new note", self.url):
-            note = request.notes.create({"body": body}, max_retries=self._retries)
+
+        def create() -> Comment:
+            note = request.notes.create({"body": body})
             return _as_comment(note, self._web(project, number))
+
+        def made() -> Comment | None:  # the failed try may have posted it: never post twice
+            ours = self.identity()
+            same = self._notes(project, number, lambda text: text == body)
+            return next((c for c in reversed(same) if c.author == ours), None)
+
+        return self._run(f"{project}!{number} new note", create, find=made)
 
     def update_comment(self, *, project: str, number: int, comment: Comment, body: str) -> Comment:
         self._writable()
         request = self._request(project, number)
-        with _api_errors(f"{project}!{number} note {comment.id}", self.url):
+
+        def update() -> Comment:  # a PUT: the same again is harmless
             note = request.notes.get(int(comment.id), lazy=True)
             note.body = body
-            note.save(max_retries=self._retries)
+            note.save()
             url = comment.url or self._web(project, number)
             return Comment(comment.id, url, body, comment.author)
+
+        return self._run(f"{project}!{number} note {comment.id}", update)
 
     def delete_comment(self, *, project: str, number: int, comment: Comment) -> None:
         self._writable()
         request = self._request(project, number)
-        with _api_errors(f"{project}!{number} note {comment.id}", self.url):
+
+        def delete() -> None:
             try:
-                request.notes.delete(int(comment.id), max_retries=self._retries)
+                request.notes.delete(int(comment.id))
             except GitlabError as err:
                 if err.response_code != 404:  # a retried delete whose first try went through
                     raise
+
+        self._run(f"{project}!{number} note {comment.id}", delete)
 
     def minimize_comment(self, *, project: str, number: int, comment: Comment) -> bool:
         return False  # GitLab cannot collapse a note; the caller has already emptied it
@@ -277,8 +352,10 @@ def _detail(error: GitlabError) -> str:
 
 
 @contextmanager
-def _api_errors(where: str, url: str) -> Iterator[None]:
-    """Turn what python-gitlab and requests raise after their retries into ``ExternalError``."""
+def _api_errors(where: str, url: str, headers: Callable[[], dict[str, str]]) -> Iterator[None]:
+    """Turn what python-gitlab and requests raise into ``ExternalError``: transient for HTTP
+    5xx, 429 and the network (``Unsent`` when the request was not acted on, with the wait
+    the reply asked for); permanent for the rest (401, 403, 404, 409, 422)."""
     try:
         yield
     except GitlabError as err:
@@ -286,7 +363,12 @@ def _api_errors(where: str, url: str) -> Iterator[None]:
         transient = status >= 500 or status == 429
         hint = "try again later" if transient else _HINTS.get(status, "")
         message = f"gitlab: {where}: HTTP {status} {_detail(err)}".rstrip()
+        if status == 429:
+            error = Unsent(message, hint=hint)
+            error.retry_after = asked_wait(headers())
+            raise error from err
         raise ExternalError(message, transient=transient, hint=hint) from err
     except requests.RequestException as err:
         message = f"gitlab: {where}: cannot reach {api_detail(url)} ({type(err).__name__})"
-        raise ExternalError(message, hint="check the GitLab URL and the network") from err
+        kind = Unsent if never_sent(err) else ExternalError
+        raise kind(message, hint="check the GitLab URL and the network") from err

@@ -161,7 +161,12 @@ def make_forge(opts: WriteOptions, env: Mapping[str, str]) -> Any:
             if env.get("GITHUB_ACTIONS") == "true"
             else ("gitlab" if env.get("GITLAB_CI") == "true" else "local")
         )
-    return forge.make_forge(name, env, url=opts.forge_url, directory=opts.forge_dir)
+    from gitops_actions.retry import Deadline
+
+    deadline = Deadline.after(opts.timeout)  # as the writer's: --timeout bounds it all
+    return forge.make_forge(
+        name, env, url=opts.forge_url, directory=opts.forge_dir, deadline=deadline
+    )
 
 
 MAX_TIMEOUT = 86400  # a day: beyond that a typo, not a budget

@@ -15,7 +15,7 @@ from fakes.github_api import GitHubApi
 from support import GITHUB_PROJECT
 
 REPO = GITHUB_PROJECT
-FAST = HttpOptions(timeout=5, retries=3, backoff=0.01, write_interval=0)
+FAST = HttpOptions(timeout=5, budget=10, write_interval=0)
 TARGET = "config"
 
 

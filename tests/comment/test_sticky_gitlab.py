@@ -16,7 +16,7 @@ from gitops_actions.forge import Forge, HttpOptions, make_forge
 from fakes.gitlab_api import GitLabApi
 
 PROJECT = "platform/deploy/config"
-FAST = HttpOptions(timeout=5, retries=3)
+FAST = HttpOptions(timeout=5, budget=10)
 
 
 @pytest.fixture

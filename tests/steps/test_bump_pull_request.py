@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -367,10 +368,11 @@ def gitlab_api(gitlab_token: str) -> Iterator[GitLabApi]:
 
 
 def bump_gitlab(
-    remote: Path, api: GitLabApi, token: str, version: str
+    remote: Path, api: GitLabApi, token: str, version: str, *more: str
 ) -> subprocess.CompletedProcess[str]:
     return run_cli(
         "bump",
+        *more,
         "--repo",
         str(remote),
         "--image",
@@ -421,9 +423,11 @@ def test_gitlab_server_errors_beyond_retries_exit_3(
     tmp_path: Path, gitlab_api: GitLabApi, gitlab_token: str
 ) -> None:
     remote = config_remote(tmp_path, FILES)
-    gitlab_api.fail_next(500, count=50)  # python-gitlab retries 5 times, 3.1 s of backoff
+    gitlab_api.fail_next(500, count=50)  # more than fit in the 8 s of --timeout
 
-    proc = bump_gitlab(remote, gitlab_api, gitlab_token, "1.1.0")
+    start = time.monotonic()
+    proc = bump_gitlab(remote, gitlab_api, gitlab_token, "1.1.0", "--timeout", "8")
+    assert time.monotonic() - start < 20  # the forge calls end by the step's deadline
 
     assert proc.returncode == EXIT_EXTERNAL, proc.stdout + proc.stderr
     [line] = proc.stderr.splitlines()
