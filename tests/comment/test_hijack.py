@@ -23,7 +23,7 @@ from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
 from support import GITHUB_PROJECT
 
-FAST = HttpOptions(timeout=5, budget=10, write_interval=0)
+FAST = HttpOptions(timeout=5, budget=5, write_interval=0)
 SHA = "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"
 
 

@@ -17,7 +17,7 @@ from fakes.github_api import GitHubApi
 from support import GITHUB_PROJECT
 
 REPO = GITHUB_PROJECT
-FAST = HttpOptions(timeout=5, budget=10, write_interval=0)
+FAST = HttpOptions(timeout=5, budget=5, write_interval=0)
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ def test_token_never_reaches_the_output(
     assert token in REDACTOR.known()
     upsert(forge)
     upsert(forge, title="changed")
-    api.fail_next(500, count=10)
+    api.fail_next(500, count=1000)  # more than fit in the budget
     with pytest.raises(ExternalError) as caught:
         upsert(forge, title="changed again")
 
