@@ -80,7 +80,7 @@ def _text(data: Any, *path: str) -> str:
 
 def _number(data: Any, *path: str) -> int:
     value = _get(data, *path)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise BadPayload(f"{'.'.join(path)}: expected a pull request number")
     return value
 

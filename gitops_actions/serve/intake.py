@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from gitops_actions.errors import GitopsError
+from gitops_actions.errors import GitopsError, cap
 from gitops_actions.serve import events, verify
 from gitops_actions.serve.store import Store, Verdict
 from gitops_actions.serve.telemetry import Log, Metrics
@@ -85,6 +85,7 @@ async def hook(request: web.Request) -> web.Response:
     delivery = verify.delivery_id(settings.forge, headers)
 
     def refuse(status: int, verdict: str, reason: str) -> web.Response:
+        reason = cap(reason, 200)  # a delivery's own text (a project name) may be huge
         service.metrics.delivery(verdict)
         log("delivery refused", level="warning", delivery=delivery, verdict=verdict, why=reason)
         return _reply(status, verdict, reason=reason)
@@ -109,7 +110,9 @@ async def hook(request: web.Request) -> web.Response:
                 settings.forge, kind, _payload(body, request.content_type), delivery
             )
         except (ValueError, UnicodeDecodeError, events.BadPayload) as err:
-            return refuse(400, "bad_payload", str(err).splitlines()[0][:200])
+            return refuse(400, "bad_payload", (str(err).splitlines() or ["?"])[0][:200])
+        except RecursionError:
+            return refuse(400, "bad_payload", "JSON nested too deeply")
         if not verify.allowed(event.project, settings.allow):
             return refuse(403, "forbidden", f"repository {event.project} is not served here")
     verdict: Verdict = "ignored"
