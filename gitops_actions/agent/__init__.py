@@ -8,11 +8,12 @@ over the objects the agent reports; waiting for many apps at once is ``agent.wai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from gitops_actions.errors import UsageError
+from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.retry import Deadline
 
 AGENTS = ("argocd", "flux")
@@ -35,6 +36,29 @@ class AppState:
     health: str = ""
     message: str = ""
     url: str = ""
+
+    def __post_init__(self) -> None:  # an agent's message may be megabytes long
+        if len(self.message) > MESSAGE_LIMIT:
+            cut = self.message[: MESSAGE_LIMIT - 30]
+            object.__setattr__(self, "message", f"{cut} ... ({len(self.message)} characters)")
+
+
+MESSAGE_LIMIT = 2000  # characters of an agent's message that handoff repeats
+
+
+@contextmanager
+def shaped(agent: str, app: str) -> Iterator[None]:
+    """What an agent reports about ``app``, read where it may be of the wrong shape (a list
+    for an object, a number for a text): the agent answering unlike itself is an external
+    failure naming the app, never a crash."""
+    try:
+        yield
+    except (AttributeError, TypeError, KeyError, ValueError) as err:
+        raise ExternalError(
+            f"{agent}: {app}: the reply is not shaped as {agent} sends it ({type(err).__name__})",
+            transient=False,
+            hint=f"check that the server is {agent}'s API",
+        ) from None
 
 
 @dataclass(frozen=True)

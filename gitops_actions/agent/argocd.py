@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from gitops_actions.agent import AppState, Judgement, Settings, same_revision
+from gitops_actions.agent import AppState, Judgement, Settings, same_revision, shaped
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.forge import api_detail, env_token
 from gitops_actions.retry import Deadline, call
@@ -285,12 +285,14 @@ class ArgoCD:
     def observe(self, app: str, revision: str, deadline: Deadline) -> AppState:
         refresh = app in self._stale
         data = self._replies.pop(app, None) or self._get(app, deadline, refresh=refresh)
-        verdict = judge(data, revision, repo=self.settings.repo, since=self._asked.get(app))
+        with shaped("argocd", app):
+            verdict = judge(data, revision, repo=self.settings.repo, since=self._asked.get(app))
+            state = state_of(app, data, verdict, repo=self.settings.repo, url=self.url(app))
         if verdict.stale:
             self._stale.add(app)
         else:
             self._stale.discard(app)
-        return state_of(app, data, verdict, repo=self.settings.repo, url=self.url(app))
+        return state
 
     def url(self, app: str) -> str:
         return app_url(self.server, app)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gitops_actions.agent import AppState, Settings
+from gitops_actions.agent import AppState, Settings, shaped
 from gitops_actions.agent.argocd import app_url, judge, server_url, split_app, state_of
 from gitops_actions.agent.kube import Caches, Kind, annotate, api_client
 from gitops_actions.errors import ExternalError, UsageError
@@ -76,7 +76,8 @@ class ArgoCDKube:
             raise ExternalError(
                 f"argocd: no Application {namespace}/{name}", transient=False, hint="check --app"
             )
-        project = data.get("spec", {}).get("project")
+        with shaped("argocd", app):
+            project = data.get("spec", {}).get("project")
         if self.settings.project and project != self.settings.project:
             raise ExternalError(
                 f"argocd: Application {namespace}/{name} is in project {project!r}, "
@@ -84,11 +85,14 @@ class ArgoCDKube:
                 transient=False,
                 hint="check --app and --argocd-project",
             )
-        verdict = judge(data, revision, repo=self.settings.repo, since=self._asked.get(app))
-        annotations = data.get("metadata", {}).get("annotations") or {}
-        if verdict.stale and REFRESH not in annotations:
+        with shaped("argocd", app):
+            verdict = judge(data, revision, repo=self.settings.repo, since=self._asked.get(app))
+            annotations = data.get("metadata", {}).get("annotations") or {}
+            stale = verdict.stale and REFRESH not in annotations
+            state = state_of(app, data, verdict, repo=self.settings.repo, url=self.url(app))
+        if stale:
             self._annotate(app, deadline)
-        return state_of(app, data, verdict, repo=self.settings.repo, url=self.url(app))
+        return state
 
     def url(self, app: str) -> str:
         return app_url(self.server, app) if self.server else ""

@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from gitops_actions.agent import AppState, Judgement, Phase, Settings, same_revision
+from gitops_actions.agent import AppState, Judgement, Phase, Settings, same_revision, shaped
 from gitops_actions.agent.kube import Caches, Kind, Watched, annotate, api_client, request
 from gitops_actions.errors import ExternalError, UsageError
 from gitops_actions.forge import api_detail, env_token
@@ -284,6 +284,18 @@ class Flux:
         obj = cache.get(ref.name)
         if obj is None:
             raise ExternalError(f"flux: no {ref}", transient=False, hint="check --app")
+        with shaped("flux", app):
+            return self._observe(app, ref, obj, revision, token, deadline)
+
+    def _observe(
+        self,
+        app: str,
+        ref: Ref,
+        obj: Mapping[str, Any],
+        revision: str,
+        token: str | None,
+        deadline: Deadline,
+    ) -> AppState:
         verdict = judge(obj, revision, token)
         own = AppState(
             app,

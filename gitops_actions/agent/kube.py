@@ -22,6 +22,7 @@ import yaml
 from gitops_actions.errors import ExternalError, GitopsError, InputError, UsageError
 from gitops_actions.forge import api_detail
 from gitops_actions.retry import Backoff, Deadline, DeadlineExceeded, attempts, call
+from gitops_actions.secrets import REDACTOR
 
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
@@ -47,11 +48,13 @@ def api_client(env: Mapping[str, str]) -> Any:
     path = files[0] if files else (str(home) if home.is_file() else "")
     try:
         if path:
-            return config.new_client_from_config(config_file=path, persist_config=False)  # type: ignore[no-untyped-call]
+            return _learned(
+                config.new_client_from_config(config_file=path, persist_config=False)  # type: ignore[no-untyped-call]
+            )
         if env.get("KUBERNETES_SERVICE_HOST"):
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            return client.ApiClient(configuration)
+            return _learned(client.ApiClient(configuration))
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else None
         raise InputError(f"not a kubeconfig: {err.problem}", path=path, line=line) from None
@@ -60,6 +63,16 @@ def api_client(env: Mapping[str, str]) -> Any:
             f"{path or 'in-cluster config'}: cannot use it: {api_detail(err)}"
         ) from None
     raise UsageError("no cluster to talk to", hint="set KUBECONFIG, or run inside the cluster")
+
+
+def _learned(api: Any) -> Any:
+    """``api``, its credentials (a bearer token, a password) now known as secrets."""
+    configuration = api.configuration
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        REDACTOR.learn(str(value).removeprefix("Bearer ").strip())
+    if getattr(configuration, "password", None):
+        REDACTOR.learn(str(configuration.password))
+    return api
 
 
 def failure(err: BaseException, what: str) -> GitopsError:
