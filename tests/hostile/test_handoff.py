@@ -82,6 +82,14 @@ def argocd(argocd_token: str) -> Iterator[ArgoCDApi]:
         yield api
 
 
+def argo_handoff(argocd: ArgoCDApi, token: str, tmp_path: Path) -> Run:
+    env = {"ARGOCD_SERVER": argocd.url, "ARGOCD_AUTH_TOKEN": token}
+    return run(
+        "handoff", "--agent", "argocd", "--app", "shop", "--revision", NEW,
+        "--timeout", "4", "--ci", "terminal", cwd=tmp_path, env=env,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("name", sorted(ARGO_REPLIES))
 def test_argocd_replies_of_the_wrong_shape(
     argocd: ArgoCDApi, argocd_token: str, tmp_path: Path, name: str
@@ -95,14 +103,8 @@ def test_argocd_replies_of_the_wrong_shape(
             conditions=[{"type": "SyncError", "message": tainted(argocd_token)}],
         )
     argocd.fail_next(200, count=10_000, body=reply)
-    env = {"ARGOCD_SERVER": argocd.url, "ARGOCD_AUTH_TOKEN": argocd_token}
 
-    result = run(
-        "handoff", "--agent", "argocd", "--app", "shop", "--revision", NEW,
-        "--timeout", "4", "--ci", "terminal", cwd=tmp_path, env=env,
-    )  # fmt: skip
-
-    bounded(result, token=argocd_token)
+    bounded(argo_handoff(argocd, argocd_token, tmp_path), token=argocd_token)
 
 
 def test_argocd_errors_quoting_the_token(
@@ -111,12 +113,7 @@ def test_argocd_errors_quoting_the_token(
     for status in (403, 500):
         body = {"error": tainted(argocd_token), "code": 7, "message": tainted(argocd_token)}
         argocd.fail_next(status, count=10_000, body=body)
-        env = {"ARGOCD_SERVER": argocd.url, "ARGOCD_AUTH_TOKEN": argocd_token}
-        result = run(
-            "handoff", "--agent", "argocd", "--app", "shop", "--revision", NEW,
-            "--timeout", "3", "--ci", "terminal", cwd=tmp_path, env=env,
-        )  # fmt: skip
-        bounded(result, token=argocd_token)
+        bounded(argo_handoff(argocd, argocd_token, tmp_path), token=argocd_token)
 
 
 # -- Flux ----------------------------------------------------------------------------------------
