@@ -83,13 +83,8 @@ def secret_files(specs: tuple[str, ...], env: Mapping[str, str]) -> Iterator[tup
     with tempfile.TemporaryDirectory(prefix="gitops-secrets-") as tmp:
         found: list[Secret] = []
         for spec in specs:
-            fields = dict(part.partition("=")[::2] for part in spec.split(","))
-            sid, src, var = fields.get("id"), fields.get("src"), fields.get("env")
-            if not sid or bool(src) == bool(var) or set(fields) - {"id", "src", "env", "type"}:
-                raise UsageError(f"--secret {spec!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+            sid, src, var = secret_spec(spec, env)
             if var is not None:
-                if var not in env:
-                    raise UsageError(f"--secret {spec!r}: ${var} is not set")
                 path = Path(tmp) / f"secret-{len(found)}"
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
@@ -97,11 +92,23 @@ def secret_files(specs: tuple[str, ...], env: Mapping[str, str]) -> Iterator[tup
                 REDACTOR.learn(env[var])
             else:
                 path = Path(str(src)).resolve()
-                if not path.is_file():
-                    raise InputError("no such secret file", path=str(src))
                 REDACTOR.learn(path.read_text(errors="replace"))
             found.append(Secret(sid, path))
         yield tuple(found)
+
+
+def secret_spec(spec: str, env: Mapping[str, str]) -> tuple[str, str | None, str | None]:
+    """A ``--secret`` value as (id, src, env): the shape, the variable and the file are
+    checked here, before anything runs; the error names the spec, never a value."""
+    fields = dict(part.partition("=")[::2] for part in spec.split(","))
+    sid, src, var = fields.get("id"), fields.get("src"), fields.get("env")
+    if not sid or bool(src) == bool(var) or set(fields) - {"id", "src", "env", "type"}:
+        raise UsageError(f"--secret {spec!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+    if var is not None and var not in env:
+        raise UsageError(f"--secret {spec!r}: ${var} is not set")
+    if src is not None and not Path(src).is_file():
+        raise InputError("no such secret file", path=src)
+    return sid, src, var
 
 
 class BuildFailed(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,20 @@ def _split(items: tuple[str, ...]) -> list[str]:
     ]
 
 
+def _platforms(items: tuple[str, ...]) -> tuple[str, ...]:
+    """``--platform`` values as OS[/ARCH[/VARIANT]], as the engines take them."""
+    found = tuple(_split(items))
+    for platform in found:
+        if not _PLATFORM.match(platform):
+            raise UsageError(f"--platform {platform!r}: expected OS/ARCH or OS/ARCH/VARIANT")
+    if items and not found:
+        raise UsageError("--platform: no platform given")
+    return found
+
+
+_PLATFORM = re.compile(r"^[A-Za-z0-9_-]{1,40}(/[A-Za-z0-9_-]{1,40}(/[A-Za-z0-9_.-]{1,40})?)?$")
+
+
 def _lines(items: tuple[str, ...]) -> list[str]:
     """Values that may each be a newline list (build-push-action's cache inputs)."""
     return [line.strip() for item in items for line in item.splitlines() if line.strip()]
@@ -193,7 +208,10 @@ def run(opts: Options, ctx: Context) -> StepResult:
     oci = labels.oci(ctx.env, context, version=imageref.parse(refs[0]).tag or "")
     image_labels = labels.merged(oci, _pairs(opts.labels, "labels"))
     annotations = labels.merged(oci, _pairs(opts.annotations, "annotations"))
-    platforms = tuple(_split(opts.platforms))
+    platforms = _platforms(opts.platforms)
+    build_args = _pairs(opts.build_args, "build-args")
+    for given in opts.secrets:  # all options are checked before an engine is looked for
+        builders.secret_spec(given, ctx.env)
     credentials = _credentials(opts, repo, ctx) if opts.push else None
     builder = builders.choose(
         opts.builder,
@@ -211,7 +229,7 @@ def run(opts: Options, ctx: Context) -> StepResult:
             tags=tuple(refs),
             labels=image_labels,
             annotations=annotations,
-            build_args=_pairs(opts.build_args, "build-args"),
+            build_args=build_args,
             secrets=secrets,
             target=opts.target,
             platforms=platforms,
