@@ -216,11 +216,11 @@ def never_sent(error: BaseException) -> bool:
     """Whether a ``requests`` failure proves the request never reached the server: no
     connection was made (refused, or timed out while connecting)."""
     import requests
-    import urllib3
 
     reason = getattr(error.args[0], "reason", None) if error.args else None
-    never = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-    return isinstance(error, requests.ConnectTimeout) or isinstance(reason, never)
+    kinds = {kind.__name__ for kind in type(reason).__mro__}  # urllib3's, through requests
+    never = bool(kinds & {"NewConnectionError", "ConnectTimeoutError"})
+    return isinstance(error, requests.ConnectTimeout) or never
 
 
 class Retrying:
