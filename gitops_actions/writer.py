@@ -164,6 +164,15 @@ class _Originals:
         self.store = Path(tempfile.mkdtemp(prefix="gitops-originals-", dir=git_dir))
         self.kept: dict[str, _Kept] = {}
 
+    @classmethod
+    def of(cls, repo: git.Repo) -> _Originals | None:
+        """None where nothing can be kept (a git directory we cannot write to): git itself
+        will then say what is wrong."""
+        try:
+            return cls(repo)
+        except OSError:
+            return None
+
     def keep(self, paths: Iterable[str]) -> None:
         for rel in paths:
             path = self.repo.path / rel
@@ -324,7 +333,7 @@ def write(
                 hint="clone it first, or drop --no-push",
             )
         start = repo.head_sha()
-        originals = None if is_remote(target.repo) else _Originals(repo)
+        originals = None if is_remote(target.repo) else _Originals.of(repo)
         try:
             return _commit_and_push(
                 target, repo, branch, compute, message, log, sleep, deadline, originals
