@@ -42,8 +42,10 @@ def discover(
     repo_url: str = "",
     exclude: Sequence[str] = (),
     parsed: dict[str, Any] | None = None,
+    grouped: bool = True,
 ) -> Model:
-    """The entry points of ``tree``; ``parsed`` caches parsed files by blob across trees."""
+    """The entry points of ``tree``; ``parsed`` caches parsed files by blob across trees.
+    Without ``grouped``, each entry point's group is left as found (diff does not read it)."""
     repo = Repo.read(tree, exclude, parsed)
     notes: list[str] = []
     entries: list[EntryPoint] = []
@@ -92,7 +94,8 @@ def discover(
         folders.setdefault(posixpath.dirname(path) or ".", []).append(path)
     for folder, files in sorted(folders.items()):
         entries.append(EntryPoint(folder, "plain", folder, tuple(files), files=tuple(files)))
-    return Model(tuple(_grouped(entries)), tuple(skipped), tuple(notes), tuple(plain))
+    ordered = _grouped(entries) if grouped else entries
+    return Model(tuple(ordered), tuple(skipped), tuple(notes), tuple(plain))
 
 
 def _all_inputs(entry: EntryPoint) -> Iterable[str]:

@@ -221,7 +221,7 @@ def diff_trees(
     parsed = {} if parsed is None else parsed
     changed = changed_paths(base, head)
     recorder = Recorder(head)
-    model = apps.discover(recorder, repo_url=repo_url, parsed=parsed)
+    model = apps.discover(recorder, repo_url=repo_url, parsed=parsed, grouped=False)
     after = {e.name: e for e in model.entries}
     jobs: dict[str, tuple[EntryPoint | None, EntryPoint | None]] = {}
     same: set[str] = set()
@@ -236,7 +236,10 @@ def diff_trees(
                 jobs[name] = (None, entry)
                 same.add(name)  # rendered once, for both sides
     else:
-        before = {e.name: e for e in apps.discover(base, repo_url=repo_url, parsed=parsed).entries}
+        before = {
+            e.name: e
+            for e in apps.discover(base, repo_url=repo_url, parsed=parsed, grouped=False).entries
+        }
         for name in sorted(set(before) | set(after)):
             old, new = before.get(name), after.get(name)
             if old and new and apps.fingerprint(base, old) == apps.fingerprint(head, new):

@@ -15,6 +15,7 @@ import yaml
 from gitops_actions import apps
 from gitops_actions.apps import flux
 from gitops_actions.apps.source import canonical
+from gitops_actions.diff.tree import DiskTree
 
 from support import need
 
@@ -82,6 +83,24 @@ def test_flux_monorepo_entry_points_and_their_clusters() -> None:
         "apps/base/podinfo/deployment.yaml",
         "apps/base/podinfo/namespace.yaml",
     }
+
+
+@pytest.mark.parametrize("repo", [MONOREPO, KS_LAYOUT, ARGOCD], ids=lambda p: p.name)
+def test_discovery_without_groups_differs_only_in_the_groups(repo: Path) -> None:
+    # diff asks for no groups (it does not show them): everything else stays as found
+    url = "https://github.com/example/fleet.git"
+    tree = DiskTree(repo)
+    grouped = apps.discover(tree, repo_url=url)
+    plain = apps.discover(tree, repo_url=url, grouped=False)
+    assert [dataclasses.replace(e, group="") for e in plain.entries] == [
+        dataclasses.replace(e, group="") for e in grouped.entries
+    ]
+    assert (plain.skipped, plain.notes, plain.plain_files) == (
+        grouped.skipped,
+        grouped.notes,
+        grouped.plain_files,
+    )
+    assert [e.group for e in plain.entries] != [e.group for e in grouped.entries]
 
 
 def test_a_source_in_another_repo_is_not_an_entry_point() -> None:
