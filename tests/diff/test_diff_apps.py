@@ -200,3 +200,32 @@ def test_an_app_broken_before_the_change_says_so_and_hides_no_other(repo: git.Re
     repo.commit("break it again")
     proc = run_cli("diff", "--repo", str(repo.path), "--format", "json", env=base_env())
     assert proc.returncode == 2 and ks("media/sonarr") in proc.stderr
+
+
+@pytest.mark.parametrize("repo", ["argocd"], indirect=True)
+def test_a_folder_the_appset_generator_reads_is_a_new_app(repo: git.Repo) -> None:
+    # the change adds an entry point: diff must find it, not reuse the head's entry points
+    url = "https://github.com/example/argo-config"
+    web = repo.path / "apps" / "web" / "deployment.yaml"
+    api = repo.path / "apps" / "api" / "deployment.yaml"
+    api.parent.mkdir()
+    api.write_text(web.read_text().replace("web", "api"))
+    report = diff(repo, "--repo-url", url)
+    assert report["rendered"] == ["argocd/appset.yaml#api"]
+    assert summaries(report) == {"argocd/appset.yaml#api": ["added Deployment api/api: "]}
+
+
+@pytest.mark.parametrize("repo", ["argocd"], indirect=True)
+def test_a_generator_edit_that_takes_in_a_folder_shows_its_app(repo: git.Repo) -> None:
+    # no file added or removed: the app is new because the ApplicationSet now reads it
+    change(
+        repo, "argocd/appset.yaml", "          - path: apps/legacy\n            exclude: true\n", ""
+    )
+    report = diff(repo, "--repo-url", "https://github.com/example/argo-config")
+    assert summaries(report) == {
+        "apps/legacy": ["removed ConfigMap /legacy: "],  # applied by no agent before
+        "argocd/appset.yaml#legacy": ["added ConfigMap legacy/legacy: "],
+        "bootstrap/root.yaml#argocd/root": [
+            "changed ApplicationSet argocd/apps: spec.generators[0].git.directories: 2 -> 1 items"
+        ],
+    }
