@@ -32,7 +32,7 @@ FETCH = ("fetch", "--quiet", "--no-tags", "--force", "--no-write-fetch-head",
 
 
 class HeadMissing(ExternalError):
-    """The pull request's branch no longer holds the commit (force-pushed meanwhile)."""
+    """The pull request's ref does not hold the commit: not moved there yet, or pushed over."""
 
 
 class Mirrors:

@@ -112,6 +112,14 @@ class Runner:
         except LeaseLost:
             return Result("lost")
         except HeadMissing as err:
+            # the forge moves a pull request's ref a moment after it sends the delivery, so a
+            # head not there yet is fetched again; a newer head replaces the queued retry
+            if job.attempt + 1 < self.config.max_attempts:
+                pause = Backoff(base=1.0, cap=30.0, collisions=job.attempt).next()
+                claim.job = replace(job, attempt=job.attempt + 1)
+                self.log("head not fetched yet, will fetch again", level="warning",
+                         error=err.one_line(), retry_in=round(pause, 2), **fields)  # fmt: skip
+                return Result("retry", retry_in=pause)
             self.log("head moved on", level="warning", error=err.one_line(), **fields)
             return Result("stale")
         except ExternalError as err:

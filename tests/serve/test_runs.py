@@ -205,3 +205,28 @@ def test_gitlab_note_command_reruns_the_merge_request(tmp_path: Path) -> None:
         ]
         assert len(bot.runs()) == 2
         assert set(record["phases"]) == {"fetch", "diff", "validate", "render", "comment", "status"}
+
+
+def test_a_head_the_ref_does_not_hold_yet_is_fetched_again(
+    github: tuple[GitHubApi, ConfigRepo], tmp_path: Path
+) -> None:
+    api, repo = github
+    earlier, head = repo.branch("feature", {"web": 2}, {"web": 3})
+    # the forge sends the delivery before it moves the ref: the branch still holds `earlier`
+    repo.work.git("--git-dir", repo.bare, "update-ref", "refs/heads/feature", earlier)
+    number = api.add_pull("acme/config", "feature")
+    api.set_head("acme/config", number, head)
+    bot = Bot("github", tmp_path / "state", forge_url=api.url, token=TOKEN)
+    try:
+        reply = bot.post(
+            "pull_request", github_pull("acme/config", number, head, clone_url=repo.url)
+        )
+        assert reply.status_code == 202
+        bot.wait_for(lambda r: r.get("msg") == "head not fetched yet, will fetch again")
+        repo.work.git("--git-dir", repo.bare, "update-ref", "refs/heads/feature", head)
+        finished(bot, PR, head)
+    finally:
+        bot.stop()
+    assert not bot.runs("stale")
+    (comment,) = api.comments_on("acme/config", number)
+    assert head in comment["body"].replace(" ", "") and "replicas" in comment["body"]
