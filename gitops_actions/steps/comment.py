@@ -15,7 +15,9 @@ from gitops_actions.comment.render import Document, render
 from gitops_actions.diffmodel import Diff
 from gitops_actions.errors import InputError, UsageError
 from gitops_actions.forge import COMMENT_LIMITS, Forge, make_forge
+from gitops_actions.retry import Deadline
 from gitops_actions.step import Context, Status, Step, StepResult, option
+from gitops_actions.steps.delivery import MAX_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Options:
         metavar="N",
     )
     dry_run: bool = option("print the comment parts, post nothing", default=False)
+    timeout: float = option(
+        "seconds every forge call may take together, retries included", default=300.0, metavar="S"
+    )
 
 
 MAX_SOURCE_BYTES = 128 * 2**20
@@ -184,6 +189,8 @@ def moved_on(forge: Forge, project: str, number: int, event: Mapping[str, Any]) 
 
 
 def run(opts: Options, ctx: Context) -> StepResult:
+    if not 0 < opts.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout {opts.timeout:g}: give seconds between 0 and {MAX_TIMEOUT}")
     name = forge_name(opts.forge, ctx.env)
     event = cienv.github_event(ctx.env)
     target, run_no, parts = compose(opts, ctx.env, event, COMMENT_LIMITS[name])
@@ -201,7 +208,10 @@ def run(opts: Options, ctx: Context) -> StepResult:
     project = opts.project or cienv.project(ctx.env) or ("local" if name == "local" else "")
     if not project:
         raise UsageError("no project to comment in", hint="pass --project")
-    forge = make_forge(name, ctx.env, url=opts.forge_url, directory=opts.forge_dir)
+    deadline = Deadline.after(opts.timeout)
+    forge = make_forge(
+        name, ctx.env, url=opts.forge_url, directory=opts.forge_dir, deadline=deadline
+    )
     where = f"{project}#{number}"
     with ctx.ci.group(f"comment {where}"):
         reason = moved_on(forge, project, number, event)

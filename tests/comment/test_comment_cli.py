@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import pytest
 from test_render_golden import DATA, PLAINTEXT, details_balanced, fences_balanced, large_diff
 
-from gitops_actions.errors import EXIT_USAGE
+from gitops_actions.errors import EXIT_EXTERNAL, EXIT_USAGE
 
 from fakes.github_api import GitHubApi
-from support import GITHUB_PROJECT, base_env, run_cli
+from support import GITHUB_PROJECT, base_env, hung_server, run_cli
 
 REPO = GITHUB_PROJECT
 HEAD = "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"
@@ -181,3 +182,27 @@ def test_workflow_run_refuses_a_pull_request_at_another_commit(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "not commenting" in proc.stdout
     assert api.comments_on(REPO, 1) == []
+
+
+def test_a_forge_that_never_answers_ends_at_the_timeout(token: str) -> None:
+    source = str(DATA / "image-bump" / "input.json")
+    args = ("--forge", "github", "--pr", "1", "--project", REPO, "--run-number", "1")
+    with hung_server() as url:
+        start = time.monotonic()
+        proc = run_cli(
+            "comment", "--from", source, *args, "--forge-url", url, "--timeout", "2",
+            env=base_env(GITHUB_TOKEN=token),
+        )  # fmt: skip
+        seconds = time.monotonic() - start
+    assert proc.returncode == EXIT_EXTERNAL, proc.stderr
+    assert seconds < 15, seconds
+    assert token not in proc.stdout + proc.stderr
+
+
+def test_a_timeout_that_is_no_number_of_seconds_is_refused(tmp_path: Path) -> None:
+    source = str(DATA / "image-bump" / "input.json")
+    proc = run_cli("comment", "--from", source, "--forge", "local", "--pr", "1",
+                   "--forge-dir", str(tmp_path / "forge"), "--timeout", "0")  # fmt: skip
+    assert proc.returncode == EXIT_USAGE
+    assert "--timeout 0" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "forge").exists()

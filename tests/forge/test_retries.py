@@ -8,8 +8,6 @@ against the loopback stand-ins.
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from gitops_actions.retry import Deadline
 from fakes import FakeApi
 from fakes.github_api import GitHubApi
 from fakes.gitlab_api import GitLabApi
-from support import GITHUB_PROJECT
+from support import GITHUB_PROJECT, hung_server
 
 GITLAB_PROJECT = "platform/config"
 FAST = HttpOptions(timeout=5, budget=20, write_interval=0)
@@ -199,35 +197,6 @@ def test_asked_wait_reads_retry_after_and_rate_limit_resets() -> None:
     assert asked_wait({"X-RateLimit-Remaining": "10", "X-RateLimit-Reset": "1060"}) is None
     assert asked_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
     assert asked_wait({"Retry-After": "1e999"}) is None or asked_wait({"Retry-After": "1e999"})
-
-
-class hung_server:
-    """A TCP server on loopback that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.held: list[socket.socket] = []
-        self.stop = threading.Event()
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                continue
-
-    def __enter__(self) -> str:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
 
 
 _: Callable[..., Any] = asked_wait
