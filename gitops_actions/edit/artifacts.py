@@ -20,8 +20,8 @@ from collections.abc import Mapping
 import yaml
 
 from gitops_actions.edit import semver
-from gitops_actions.edit.images import Planner, _mappings, _resource
-from gitops_actions.edit.source import Source, mapping_get, scalar
+from gitops_actions.edit.images import Planner, _resource
+from gitops_actions.edit.source import Source, mapping_get, mappings, scalar
 from gitops_actions.imageref import ImageRef, normalize
 
 HelmRepos = Mapping[tuple[str, str], str]  # (namespace, name) -> url
@@ -78,7 +78,7 @@ class ArtifactPlanner:
                 self._oci_repository(spec, label)
             if kind == "HelmRelease" and isinstance(spec, yaml.MappingNode):
                 self._helm_release(doc, spec, label)
-            for mapping in _mappings(doc):
+            for mapping in mappings(doc):
                 self._chart_source(mapping, label)
             if kustomization:
                 self._helm_charts(doc)

@@ -8,7 +8,6 @@ HelmRelease ``spec.values``, Argo CD ``valuesObject``), Argo CD ``helm.parameter
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import yaml
@@ -18,8 +17,8 @@ from gitops_actions.edit.source import (
     _TEMPLATE,
     Source,
     Splice,
-    children,
     mapping_get,
+    mappings,
     render_scalar,
     scalar,
 )
@@ -53,19 +52,6 @@ def _same_repo(text: str | None, target: ImageRef) -> bool:
         return False
 
 
-def _mappings(node: yaml.Node) -> Iterator[yaml.MappingNode]:
-    stack = [node]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, yaml.MappingNode):
-            yield current
-        stack.extend(reversed(list(children(current))))
-
-
 def _resource(doc: yaml.Node) -> str:
     kind = scalar(mapping_get(doc, "kind"))
     name = scalar(mapping_get(mapping_get(doc, "metadata") or doc, "name"))
@@ -85,7 +71,7 @@ class Planner:
     def plan(self, *, kustomization: bool = False) -> list[Hit]:
         for doc in self.src.docs:
             label = _resource(doc)
-            for mapping in _mappings(doc):
+            for mapping in mappings(doc):
                 self._image_string(mapping, label)
                 self._helm_values(mapping, label)
                 self._helm_parameters(mapping, label)

@@ -101,7 +101,7 @@ class Source:
         decoding) and that tools read differently (first or last wins): refuse it."""
         if self._parents is None:
             self._parents = {}
-            for parent in _all_mappings(self.docs):
+            for parent in mappings(*self.docs):
                 for _key, value in parent.value:
                     self._parents[id(value)] = parent
         mapping = self._parents.get(id(node))
@@ -168,9 +168,10 @@ def _shared_nodes(docs: list[yaml.Node]) -> set[int]:
     return shared
 
 
-def _all_mappings(docs: list[yaml.Node]) -> Iterator[yaml.MappingNode]:
+def mappings(*roots: yaml.Node) -> Iterator[yaml.MappingNode]:
+    """Every mapping under ``roots``, each once (aliases share nodes), in document order."""
+    stack = list(reversed(roots))
     seen: set[int] = set()
-    stack = list(docs)
     while stack:
         node = stack.pop()
         if id(node) in seen:
@@ -178,7 +179,7 @@ def _all_mappings(docs: list[yaml.Node]) -> Iterator[yaml.MappingNode]:
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             yield node
-        stack.extend(children(node))
+        stack.extend(reversed(list(children(node))))
 
 
 def children(node: yaml.Node) -> Iterator[yaml.Node]:
