@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from gitops_actions import retry
@@ -160,18 +161,23 @@ def api_detail(text: object, limit: int = 200) -> str:
 
 
 def asked_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The seconds a reply asks to wait: its ``Retry-After`` (seconds), or, when a rate
-    limit is spent (``X-RateLimit-Remaining: 0`` on GitHub, ``RateLimit-Remaining: 0`` on
-    GitLab), the time until its reset (epoch seconds). None when it asks nothing."""
+    """The seconds a reply asks to wait: its ``Retry-After`` (seconds or an HTTP date), or,
+    when a rate limit is spent (``X-RateLimit-Remaining: 0`` on GitHub,
+    ``RateLimit-Remaining: 0`` on GitLab), the time until its reset (epoch seconds). None
+    when it asks nothing or nothing readable."""
     lower = {str(k).lower(): str(v).strip() for k, v in headers.items()}
+    clock = time.time() if now is None else now
     try:
         if "retry-after" in lower:
-            return max(0.0, float(lower["retry-after"]))
+            value = lower["retry-after"]
+            if value[:1].isalpha():  # RFC 9110: an HTTP date, as in "Wed, 21 Oct 2015 07:28:00 GMT"
+                return max(0.0, parsedate_to_datetime(value).timestamp() - clock)
+            return max(0.0, float(value))
         for prefix in ("x-ratelimit-", "ratelimit-"):
             if lower.get(prefix + "remaining") == "0" and prefix + "reset" in lower:
                 reset = float(lower[prefix + "reset"])
-                return max(0.0, reset - (time.time() if now is None else now))
-    except (ValueError, OverflowError):  # an HTTP date or garbage: wait as backoff says
+                return max(0.0, reset - clock)
+    except (ValueError, TypeError, OverflowError):  # garbage: wait as backoff says
         return None
     return None
 

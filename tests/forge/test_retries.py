@@ -195,7 +195,10 @@ def test_asked_wait_reads_retry_after_and_rate_limit_resets() -> None:
     assert asked_wait({"x-ratelimit-remaining": "0", "X-RateLimit-Reset": "1060"}, now=1000) == 60
     assert asked_wait({"RateLimit-Remaining": "0", "RateLimit-Reset": "1005"}, now=1000) == 5
     assert asked_wait({"X-RateLimit-Remaining": "10", "X-RateLimit-Reset": "1060"}) is None
-    assert asked_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    # an HTTP date (RFC 9110): the seconds from now until then; one in the past is no wait
+    assert asked_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470) == 10
+    assert asked_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412490) == 0
+    assert asked_wait({"Retry-After": "Wed, 99 Foo 2015 07:28:00 GMT"}) is None
     assert asked_wait({"Retry-After": "1e999"}) is None or asked_wait({"Retry-After": "1e999"})
 
 
