@@ -127,3 +127,31 @@ class hung_server:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+
+def helm_charts_tree(root: Path) -> None:
+    """An Argo CD-style layout: a base inflating a chart with kustomize's ``helmCharts``,
+    an overlay over it, and a plain kustomization beside them."""
+    files = {
+        "apps/base/dashboard/kustomization.yaml": (
+            "resources: [namespace.yaml]\n"
+            "helmCharts:\n"
+            "  - name: dashboard\n"
+            "    repo: https://charts.example.test\n"
+            "    version: 1.2.0\n"
+            "    releaseName: dashboard\n"
+            "    valuesFile: values.yaml\n"
+        ),
+        "apps/base/dashboard/namespace.yaml": (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: dashboard}\n"
+        ),
+        "apps/base/dashboard/values.yaml": "replicas: 2\n",
+        "apps/dev/dashboard/kustomization.yaml": "resources: [../../base/dashboard]\n",
+        "apps/dev/web/kustomization.yaml": "resources: [service.yaml]\n",
+        "apps/dev/web/service.yaml": (
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
+        ),
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)

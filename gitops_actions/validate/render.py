@@ -28,6 +28,11 @@ from gitops_actions.validate.inputs import CHART_FILE, kustomization_file
 from gitops_actions.yamlread import loader
 
 RENDER_TIMEOUT = 180
+_NEEDS_HELM = "must specify --enable-helm"
+HELM_CHARTS_SKIPPED = (
+    "its helmCharts are inflated only by kustomize --enable-helm, which downloads the "
+    "charts, so it was not rendered offline"
+)
 ORIGIN = "config.kubernetes.io/origin"
 TRANSFORMATIONS = "alpha.config.kubernetes.io/transformations"
 _SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
@@ -93,7 +98,10 @@ def render_kustomization(
     try:
         done = run([*command, str(directory), *extra], env=env, timeout=RENDER_TIMEOUT)
     except ProcessFailed as err:
-        return Rendered(directory, "kustomize", shown, error=_last_error(err.stderr or err.stdout))
+        output = err.stderr or err.stdout
+        if _NEEDS_HELM in output:  # valid input, but not renderable offline
+            return Rendered(directory, "kustomize", shown, skipped=HELM_CHARTS_SKIPPED)
+        return Rendered(directory, "kustomize", shown, error=_last_error(output))
     except ExternalError as err:
         return Rendered(directory, "kustomize", shown, error=err.message)
     return Rendered(directory, "kustomize", shown, text=done.stdout)

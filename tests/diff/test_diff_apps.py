@@ -13,7 +13,7 @@ import pytest
 
 from gitops_actions import git
 
-from support import base_env, need, run_cli
+from support import base_env, helm_charts_tree, need, run_cli
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "apps"
 APPS = "kubernetes/apps"
@@ -229,3 +229,27 @@ def test_a_generator_edit_that_takes_in_a_folder_shows_its_app(repo: git.Repo) -
             "changed ApplicationSet argocd/apps: spec.generators[0].git.directories: 2 -> 1 items"
         ],
     }
+
+
+def test_a_kustomization_inflating_helm_charts_is_a_note_not_an_error(tmp_path: Path) -> None:
+    """kustomize's ``helmCharts`` need ``--enable-helm`` and a download: the app's row says
+    it was not rendered, and the diff goes on (it used to exit 2 on valid input)."""
+    if shutil.which("kubectl") is None:
+        need("kubectl (with kustomize) is not installed")
+    root = tmp_path / "config"
+    helm_charts_tree(root)
+    repo = git.init(root)
+    repo.add()
+    repo.commit("initial")
+    change(repo, "apps/base/dashboard/values.yaml", "replicas: 2", "replicas: 3")
+    change(repo, "apps/dev/web/service.yaml", "port: 80", "port: 8080")
+    report = diff(repo)
+    by_name = {a["name"]: a for a in report["apps"]}
+    assert by_name["apps/dev/dashboard"]["changes"] == []
+    assert by_name["apps/dev/dashboard"]["note"] == (
+        "not rendered: its helmCharts are inflated only by kustomize --enable-helm, which "
+        "downloads the charts, so it was not rendered offline"
+    )
+    assert summaries(report)["apps/dev/web"] == [
+        "changed Service /web: spec.ports[0].port: 80 -> 8080"
+    ]

@@ -3,6 +3,7 @@ the files behind them; Helm charts rendered when ``helm`` is installed, skipped 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -12,7 +13,7 @@ import pytest
 
 from gitops_actions.validate.runner import Request, validate
 
-from support import base_env, need, run_cli
+from support import base_env, helm_charts_tree, need, run_cli
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "validate"
 
@@ -147,3 +148,25 @@ def test_helm_output_is_traced_to_its_template(tmp_path: Path) -> None:
         'charts/web/templates/deployment.yaml:6:1: error: expected integer, got string "2" '
         "[schema] (Deployment release-web, .spec.replicas, document 2, via helm charts/web)"
     ) in done.stdout
+
+
+def test_a_kustomization_inflating_helm_charts_is_skipped_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    """kustomize inflates ``helmCharts`` only with ``--enable-helm``, downloading the chart:
+    offline, the kustomization is reported as not rendered, not as broken input."""
+    if shutil.which("kubectl") is None:
+        need("kubectl (its built-in kustomize renders kustomizations)")
+    helm_charts_tree(tmp_path)
+    done = run_cli("validate", "apps", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["findings"] == []
+    assert report["skipped"] == [
+        {
+            "file": "apps/dev/dashboard",
+            "reason": "its helmCharts are inflated only by kustomize --enable-helm, which "
+            "downloads the charts, so it was not rendered offline",
+        }
+    ]
+    assert report["summary"]["resources"] == 1  # the Service beside it is still checked
