@@ -16,7 +16,7 @@ API = "kustomize.toolkit.fluxcd.io/"
 SOURCE_API = "source.toolkit.fluxcd.io/"
 GENERATOR_API = "source.extensions.fluxcd.io/"
 DISABLED = "kustomize.toolkit.fluxcd.io/substitute"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[=-])?")  # up to the default, if any
 
 
 def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
@@ -250,21 +250,51 @@ def _text(value: Any) -> str:
 def substitute(text: str, values: Mapping[str, str]) -> tuple[str, set[str]]:
     """``text`` with ``${VAR}`` (and ``${VAR:=default}``, ``${VAR:-default}``) replaced as
     Flux does, and the names of variables neither the repo nor a default gives a value.
-    Those stay as written: their value comes from the cluster."""
+    Those stay as written: their value comes from the cluster. A default is itself
+    substituted (``${CLAIM:-${APP}}``), as Flux's envsubst evaluates it."""
     missing: set[str] = set()
-
-    def one(match: re.Match[str]) -> str:
-        name, op, default = match[1], match[2], match[3]
-        if name in values and (values[name] != "" or not op or not op.startswith(":")):
-            return values[name]
-        if op:
-            return default
-        missing.add(name)
-        return match[0]
-
     parts = text.split("$${")  # $${VAR} is an escaped, literal ${VAR}
-    out = [_VAR.sub(one, part) for part in parts]
-    return "${".join(out), missing
+    return "${".join(_expand(part, values, missing) for part in parts), missing
+
+
+def _expand(text: str, values: Mapping[str, str], missing: set[str]) -> str:
+    out: list[str] = []
+    at = 0
+    while (start := text.find("${", at)) >= 0:
+        out.append(text[at:start])
+        head = _VAR.match(text, start)
+        end = _closing(text, head.end()) if head else -1
+        if head is None or end < 0 or (not head[2] and end != head.end()):
+            out.append("${")  # not a variable Flux substitutes: kept as written
+            at = start + 2
+            continue
+        name, op, default = head[1], head[2], text[head.end() : end]
+        if name in values and (values[name] != "" or not op or not op.startswith(":")):
+            out.append(values[name])
+        elif op:
+            out.append(_expand(default, values, missing))
+        else:
+            missing.add(name)
+            out.append(text[start : end + 1])
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _closing(text: str, at: int) -> int:
+    """Where the ``}`` closing a ``${`` opened before ``at`` is (nested ``${...}`` in a
+    default count), or -1."""
+    depth = 1
+    while at < len(text):
+        if text.startswith("${", at):
+            depth, at = depth + 1, at + 2
+            continue
+        if text[at] == "}":
+            depth -= 1
+            if depth == 0:
+                return at
+        at += 1
+    return -1
 
 
 def disabled(resource: Mapping[str, Any]) -> bool:

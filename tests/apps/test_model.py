@@ -220,6 +220,12 @@ def test_substitution_follows_flux() -> None:
     )
     assert text == "x b e  c ${A} ${D}"
     assert missing == {"D"}
+    # a default is substituted in turn, as Flux's envsubst evaluates it
+    text, missing = flux.substitute(
+        "${CLAIM:-${A}} ${CLAIM:=${B:-${A}}-data} ${CLAIM:-${E}} {${A}} ${A:-{x}}", values
+    )
+    assert text == "x x-data ${E} {x} x}"  # a default ends at the first unnested }
+    assert missing == {"E"}
     assert flux.disabled({"metadata": {"annotations": {flux.DISABLED: "disabled"}}})
 
 
