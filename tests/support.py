@@ -152,6 +152,11 @@ def helm_charts_tree(root: Path) -> None:
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
         ),
     }
+    write_tree(root, files)
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` (path under ``root`` -> text), making folders as needed."""
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)

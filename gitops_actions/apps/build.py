@@ -165,7 +165,10 @@ def _files(entry: EntryPoint, files: Iterable[Path]) -> Rendered:
         text = loader.decode(file.read_bytes())
         parsed = loader.json_documents(text) if file.suffix == ".json" else loader.documents(text)
         docs += [d.value for d in parsed]
-    return Rendered(entry, tuple(_resources(docs)), "", "plain", folder=None)
+    # a document without apiVersion and kind (a tool's config beside the manifests) is
+    # nothing the agent applies: validate reports it, diff has no resource to compare
+    found = (r for r in _resources(docs) if r.get("apiVersion") and r.get("kind"))
+    return Rendered(entry, tuple(found), "", "plain", folder=None)
 
 
 def directory_files(root: Path, entry: EntryPoint) -> list[Path]:

@@ -13,7 +13,7 @@ import pytest
 
 from gitops_actions import git
 
-from support import base_env, helm_charts_tree, need, run_cli
+from support import base_env, helm_charts_tree, need, run_cli, write_tree
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "apps"
 APPS = "kubernetes/apps"
@@ -253,3 +253,29 @@ def test_a_kustomization_inflating_helm_charts_is_a_note_not_an_error(tmp_path: 
     assert summaries(report)["apps/dev/web"] == [
         "changed Service /web: spec.ports[0].port: 80 -> 8080"
     ]
+
+
+def test_files_that_are_not_resources_are_not_compared(tmp_path: Path) -> None:
+    """A folder of a tool's configuration (JSON, YAML without apiVersion and kind) beside
+    the manifests holds nothing the agent applies: an edit or a rename there is no change
+    (it showed as a resource with an empty kind and name)."""
+    root = tmp_path / "config"
+    files = {
+        "docker/registry/config/registry.json": '{"storage": {"gc": true}, "http": {"port": 5000}}',
+        "docker/registry/config/sync.yaml": "registries:\n  - url: https://mirror.example.test\n",
+        "kubernetes/web/service.yaml": (
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
+        ),
+    }
+    write_tree(root, files)
+    repo = git.init(root)
+    repo.add()
+    repo.commit("initial")
+    (root / "docker/registry/config/registry.json").rename(root / "docker/registry/config/c.json")
+    change(repo, "docker/registry/config/c.json", "5000", "5001")
+    change(repo, "docker/registry/config/sync.yaml", "mirror.", "cache.")
+    change(repo, "kubernetes/web/service.yaml", "port: 80", "port: 8080")
+    report = diff(repo, "--all")
+    assert summaries(report) == {
+        "kubernetes/web": ["changed Service /web: spec.ports[0].port: 80 -> 8080"]
+    }
