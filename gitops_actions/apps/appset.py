@@ -14,11 +14,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from gitops_actions.apps import gotemplate
 from gitops_actions.apps.flux import config_data
 from gitops_actions.apps.helmvalues import merge  # mappings merge key by key, as Argo CD's
 from gitops_actions.apps.objects import Object, Repo, mapping, parse
 
 _PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
+API = "argoproj.io/"
 SECRET_TYPE = "argocd.argoproj.io/secret-type"
 IN_CLUSTER = ("in-cluster", "https://kubernetes.default.svc")
 _NESTING = 3  # matrix and merge hold generators, which may be matrix or merge again
@@ -37,31 +39,133 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
     if not isinstance(template, dict):
         yield f"{label}: no template"
         return
+    try:
+        fill = _filler(spec)
+    except _Unread as err:
+        yield f"{label}: {err}"
+        return
+    patch = spec.get("templatePatch")
+    if patch is not None and not (fill.go and isinstance(patch, str)):
+        yield f"{label}: templatePatch needs goTemplate and a string; not applied"
+        return
     for generator in spec.get("generators") or ():
         if not isinstance(generator, dict):
             continue
         notes: list[str] = []
         try:
-            params = _params(repo, generator, notes, _NESTING)
+            params = _params(repo, generator, notes, _NESTING, fill)
         except _Unread as err:
             yield f"{label}: {err}"
             continue
-        yield from (f"{label}: {note}" for note in dict.fromkeys(notes))
         own = _own_template(generator)
         chosen = mapping(generator.get("selector"))
+        made: list[dict[str, Any]] = []
         for param in params:
-            flat = _flat(param)
-            if chosen and not _selects(chosen, flat):
+            if chosen and not _selects(chosen, _flat(param)):
                 continue  # the generator's selector filters its parameters
-            app = _fill(merge(template, own) if own else copy.deepcopy(template), flat)
-            missing = _unfilled(app)
-            if missing:
-                name = mapping(app.get("metadata")).get("name")
-                yield f"{label}: Application {name}: no generator gives {', '.join(missing)}"
-                continue
-            app.setdefault("apiVersion", "argoproj.io/v1alpha1")
-            app["kind"] = "Application"
-            yield app
+            app = _application(merge(template, own) if own else template, param, fill, patch, notes)
+            if app is not None:
+                made.append(app)
+        yield from (f"{label}: {note}" for note in dict.fromkeys(notes))
+        yield from made
+
+
+def _application(
+    template: dict[str, Any], param: dict[str, Any], fill: _Fill, patch: Any, notes: list[str]
+) -> dict[str, Any] | None:
+    """The Application of one parameter set, or None with a note saying why not."""
+    try:
+        app: dict[str, Any] = fill(template, param)
+        if isinstance(patch, str):
+            app = _patched(app, fill(patch, param))
+    except gotemplate.Unsupported as err:
+        notes.append(
+            f"goTemplate: {err} is outside the template subset read here;"
+            " its Applications are not generated"
+        )
+        return None
+    except gotemplate.TemplateError as err:
+        notes.append(f"Application {_name_of(template, param, fill)}cannot be generated: {err}")
+        return None
+    missing = _unfilled(app)
+    if missing:
+        shown = mapping(app.get("metadata")).get("name")
+        notes.append(f"Application {shown}: no generator gives {', '.join(missing)}")
+        return None
+    app.setdefault("apiVersion", "argoproj.io/v1alpha1")
+    app["kind"] = "Application"
+    return app
+
+
+def _name_of(template: dict[str, Any], param: dict[str, Any], fill: _Fill) -> str:
+    """The name of the Application ``param`` makes, when it can be told ("" else)."""
+    try:
+        name = fill(mapping(template.get("metadata")).get("name"), param)
+    except (gotemplate.Unsupported, gotemplate.TemplateError):
+        shown = ", ".join(f"{k}={v}" for k, v in list(_flat(param).items())[:3])
+        return f"of {{{shown}}} "
+    return f"{name} " if isinstance(name, str) and name else ""
+
+
+def _patched(app: dict[str, Any], text: str) -> dict[str, Any]:
+    """``templatePatch`` (rendered) over the Application: mappings merge key by key, a
+    list replaces, a null removes (a strategic merge patch over Application, whose
+    fields have no merge keys)."""
+    docs = [d for d in parse(text.encode()) if d is not None]
+    if not docs:
+        return app  # the patch rendered empty (an ``if`` not taken): nothing to change
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise gotemplate.TemplateError("templatePatch is not one YAML mapping once rendered")
+    return _strategic(app, docs[0])
+
+
+def _strategic(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _strategic(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class _Fill:
+    """Template placeholders filled as the ApplicationSet says: Go templates
+    (``goTemplate: true``, nested parameters) or fasttemplate (flat names)."""
+
+    def __init__(self, go: bool, missing_error: bool) -> None:
+        self.go = go
+        self.missing_error = missing_error
+
+    def __call__(self, node: Any, params: dict[str, Any]) -> Any:
+        if self.go:
+            return _go_fill(node, params, self.missing_error)
+        return _fill(node, _flat(params))
+
+
+def _filler(spec: dict[str, Any]) -> _Fill:
+    go = spec.get("goTemplate") is True
+    options = [str(o) for o in spec.get("goTemplateOptions") or ()] if go else []
+    known = {f"missingkey={v}" for v in ("default", "invalid", "zero", "error")}
+    unknown = [o for o in options if o not in known]
+    if unknown:
+        raise _Unread(f"goTemplateOptions {', '.join(unknown)} not read; nothing generated")
+    return _Fill(go, options[-1:] == ["missingkey=error"])  # the last one set counts
+
+
+def _go_fill(node: Any, params: dict[str, Any], missing_error: bool) -> Any:
+    if isinstance(node, dict):
+        return {
+            _go_fill(k, params, missing_error): _go_fill(v, params, missing_error)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_go_fill(v, params, missing_error) for v in node]
+    if isinstance(node, str):
+        return gotemplate.render(node, params, missing_error=missing_error)
+    return node
 
 
 def _own_template(generator: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +176,9 @@ def _own_template(generator: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _params(repo: Repo, generator: Any, notes: list[str], depth: int) -> list[dict[str, Any]]:
+def _params(
+    repo: Repo, generator: Any, notes: list[str], depth: int, fill: _Fill
+) -> list[dict[str, Any]]:
     if not isinstance(generator, dict):
         return []
     kinds = sorted(k for k in generator if k not in _OPTIONS)
@@ -81,44 +187,59 @@ def _params(repo: Repo, generator: Any, notes: list[str], depth: int) -> list[di
     if not isinstance(config, dict):
         raise _Unread(f"{kind or 'empty'} generator is not read")
     if kind == "list":
+        if config.get("elementsYaml"):
+            raise _Unread("list generator: elementsYaml is not read")
         return [e for e in config.get("elements") or () if isinstance(e, dict)]
     if kind == "git":
+        unread = [k for k in ("values", "pathParamPrefix") if config.get(k)]
+        if unread:
+            raise _Unread(f"git generator: {', '.join(unread)} not read")
         return list(_git_params(repo, config))
     if kind == "clusters":
-        return _cluster_params(repo, config, notes)
+        return _cluster_params(repo, config, notes, fill)
     if kind in ("matrix", "merge") and depth > 0:
         children = [g for g in config.get("generators") or () if isinstance(g, dict)]
         if kind == "matrix":
-            return _matrix(repo, children, notes, depth - 1)
+            return _matrix(repo, children, notes, depth - 1, fill)
         keys = [str(k) for k in config.get("mergeKeys") or ()]
-        return _merge(repo, children, keys, notes, depth - 1)
+        return _merge(repo, children, keys, notes, depth - 1, fill)
     raise _Unread(f"{kind} generator is not read: its parameters are not in the repo")
 
 
 def _matrix(
-    repo: Repo, children: list[dict[str, Any]], notes: list[str], depth: int
+    repo: Repo, children: list[dict[str, Any]], notes: list[str], depth: int, fill: _Fill
 ) -> list[dict[str, Any]]:
     """Every combination of the two children's parameters; the second child may use the
     first's parameters (a git path from a list element)."""
     if len(children) != 2:
         raise _Unread(f"matrix generator has {len(children)} generators, not 2")
     out = []
-    for first in _params(repo, children[0], notes, depth):
-        second = _fill(copy.deepcopy(children[1]), _flat(first))
-        out += [merge(first, other) for other in _params(repo, second, notes, depth)]
+    for first in _params(repo, children[0], notes, depth, fill):
+        try:
+            second = fill(children[1], first)
+        except (gotemplate.Unsupported, gotemplate.TemplateError) as err:
+            raise _Unread(
+                f"matrix generator: the second generator cannot be filled: {err}"
+            ) from None
+        out += [merge(first, other) for other in _params(repo, second, notes, depth, fill)]
     return out
 
 
 def _merge(
-    repo: Repo, children: list[dict[str, Any]], keys: list[str], notes: list[str], depth: int
+    repo: Repo,
+    children: list[dict[str, Any]],
+    keys: list[str],
+    notes: list[str],
+    depth: int,
+    fill: _Fill,
 ) -> list[dict[str, Any]]:
     """The first child's parameters, each overridden by the parameters of a later child
     that have the same values for every merge key."""
     if not children or not keys:
         raise _Unread("merge generator without generators or mergeKeys")
-    base = _params(repo, children[0], notes, depth)
+    base = _params(repo, children[0], notes, depth, fill)
     for child in children[1:]:
-        for other in _params(repo, child, notes, depth):
+        for other in _params(repo, child, notes, depth, fill):
             wanted = _key(other, keys)
             for index, params in enumerate(base):
                 if _key(params, keys) == wanted:
@@ -131,7 +252,9 @@ def _key(params: dict[str, Any], keys: list[str]) -> tuple[str | None, ...]:
     return tuple(flat.get(k) for k in keys)
 
 
-def _cluster_params(repo: Repo, config: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+def _cluster_params(
+    repo: Repo, config: dict[str, Any], notes: list[str], fill: _Fill
+) -> list[dict[str, Any]]:
     """A cluster Secret of the repo (labelled ``argocd.argoproj.io/secret-type: cluster``)
     per matching cluster, and the in-cluster default when no selector narrows them and no
     Secret stands for it."""
@@ -179,8 +302,10 @@ def _cluster_params(repo: Repo, config: dict[str, Any], notes: list[str]) -> lis
     values = mapping(config.get("values"))
     for params in chosen:
         if values:
-            flat = _flat(params)
-            params["values"] = {str(k): _fill(str(v), flat) for k, v in values.items()}
+            try:
+                params["values"] = {str(k): fill(str(v), params) for k, v in values.items()}
+            except (gotemplate.Unsupported, gotemplate.TemplateError) as err:
+                raise _Unread(f"clusters generator: values cannot be filled: {err}") from None
     return chosen
 
 
@@ -230,6 +355,25 @@ def _git_params(repo: Repo, git: dict[str, Any]) -> Iterator[dict[str, Any]]:
                     params["path"]["filename"] = posixpath.basename(file)
                     params["path"]["filenameNormalized"] = _normalized(posixpath.basename(file))
                     yield {**doc, **params}
+
+
+def parameter_files(repo: Repo) -> Iterator[tuple[str, str]]:
+    """The files git file generators read (their keys are parameters, not resources)."""
+    for obj in repo.of_kind(API, "ApplicationSet"):
+        patterns = [str(f.get("path")) for f in _file_entries(obj.spec.get("generators"), 0)]
+        for file in repo.files:
+            if any(fnmatch.fnmatchcase(file, p) for p in patterns):
+                yield file, f"parameters of ApplicationSet {obj.name}"
+
+
+def _file_entries(generators: Any, depth: int) -> Iterator[dict[str, Any]]:
+    for generator in generators if isinstance(generators, list) and depth <= _NESTING else ():
+        for kind, config in mapping(generator).items():
+            config = mapping(config)
+            if kind == "git":
+                yield from (f for f in config.get("files") or () if isinstance(f, dict))
+            elif kind in ("matrix", "merge"):
+                yield from _file_entries(config.get("generators"), depth + 1)
 
 
 def _parents_of(folder: str) -> str:
@@ -288,11 +432,13 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def _unfilled(app: dict[str, Any]) -> list[str]:
-    """Placeholders left in the sources' paths: a parameter no generator gives."""
+    """Placeholders left in the sources' paths (a parameter no generator gives), or the
+    ``<no value>`` Go prints for a key that is not there."""
     spec = mapping(app.get("spec"))
     sources = [spec.get("source"), *(spec.get("sources") or [])]
     paths = [str(s.get("path")) for s in sources if isinstance(s, dict) and s.get("path")]
-    return sorted({m[0] for p in paths for m in _PLACEHOLDER.finditer(p)})
+    found = {m[0] for p in paths for m in _PLACEHOLDER.finditer(p)}
+    return sorted(found | {"a value (<no value>)" for p in paths if "<no value>" in p})
 
 
 def _fill(node: Any, params: dict[str, str]) -> Any:

@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gitops_actions.apps import argo, flux, helmrelease
+from gitops_actions.apps import appset, argo, flux, helmrelease
 from gitops_actions.apps.model import EntryPoint, Model, Skipped, outermost
 from gitops_actions.apps.objects import CHART_FILE, KUSTOMIZATION_FILES, MANIFEST, Repo
 from gitops_actions.diff.tree import Tree
@@ -218,6 +218,8 @@ def _non_resources(repo: Repo, entries: list[EntryPoint]) -> Iterable[Skipped]:
                     if isinstance(chart.get(key), str):
                         path = posixpath.normpath(posixpath.join(folder, chart[key]))
                         values.setdefault(path.removeprefix("./"), "Helm values (helmCharts)")
+    for path, what in appset.parameter_files(repo):
+        values.setdefault(path, what)
     for path in repo.files:
         name = path.rpartition("/")[2]
         if name in TOOL_FILES:
