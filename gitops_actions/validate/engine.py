@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from gitops_actions.secrets import secret_values
-from gitops_actions.validate import crds, formats, positions
+from gitops_actions.validate import crds, formats, operator, positions
 from gitops_actions.validate.checks import Seen, lifecycle_finding
 from gitops_actions.validate.findings import (
     NOT_A_RESOURCE,
@@ -74,6 +74,7 @@ class Result:
     unknown: list[Unknown] = field(default_factory=list)
     unusable: bool = False  # the file could not be read or parsed (whole or in part)
     secrets: list[str] = field(default_factory=list)  # values of the Secrets it holds
+    installs_flux: bool = False  # it installs the flux-operator's flux-instance chart
 
 
 def read(source: Source) -> str:
@@ -212,6 +213,8 @@ def _check_resource(
     )
     if crds.is_crd(value):
         result.custom.extend(crds.kinds_of(value, f"{source.file}:{start[0]}"))
+    if operator.installs_instance_chart(value):
+        result.installs_flux = True
 
     life = lifecycle_finding(
         resource, settings.version, (source.file, *start), document.index, source.origin

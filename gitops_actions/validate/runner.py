@@ -203,7 +203,14 @@ def _check_batch(batch: list[tuple[int, engine.Source]]) -> Checked:
     for index, source in batch:
         result = engine.check_source(source, catalog, settings)
         checked.seen.extend(result.seen)
-        if result.findings or result.unknown or result.custom or result.unusable or result.secrets:
+        if (
+            result.findings
+            or result.unknown
+            or result.custom
+            or result.unusable
+            or result.secrets
+            or result.installs_flux
+        ):
             result.seen = []
             checked.details[index] = result
     return checked
@@ -241,9 +248,12 @@ def _with_input_crds(
     sources: list[engine.Source], checked: Checked, settings: engine.Settings
 ) -> engine.Settings:
     """Check again, in-process, the sources holding kinds that CRDs in the input define
-    (and Alerts and Receivers when a FluxInstance installs Flux)."""
+    (and Alerts and Receivers when a FluxInstance, or the flux-instance chart, installs
+    Flux)."""
     found = [kind for result in checked.details.values() for kind in result.custom]
-    if operator.installs_flux(checked.seen):
+    if operator.installs_flux(checked.seen) or any(
+        result.installs_flux for result in checked.details.values()
+    ):
         found += operator.notification_kinds()
     if not found:
         return settings
