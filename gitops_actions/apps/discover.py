@@ -36,6 +36,13 @@ TOOL_FILES = {
 }
 
 
+def _helmfile(path: str) -> bool:
+    """helmfile's own files: ``helmfile.yaml``, and those of a ``helmfile.d`` or
+    ``helmfile`` folder (how bootstrap steps of Flux repos install the first charts)."""
+    folder, _, name = path.rpartition("/")
+    return name.startswith("helmfile.") or folder.rpartition("/")[2] in ("helmfile", "helmfile.d")
+
+
 def discover(
     tree: Tree,
     *,
@@ -224,6 +231,8 @@ def _non_resources(repo: Repo, entries: list[EntryPoint]) -> Iterable[Skipped]:
         name = path.rpartition("/")[2]
         if name in TOOL_FILES:
             yield Skipped(path, TOOL_FILES[name])
+        elif _helmfile(path):
+            yield Skipped(path, "helmfile configuration")
         elif name == CHART_FILE:
             continue  # its chart is an entry point
         elif path in values:

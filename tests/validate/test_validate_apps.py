@@ -12,7 +12,7 @@ import pytest
 
 from gitops_actions.validate.runner import Request, validate
 
-from support import need, run_cli
+from support import need, run_cli, write_tree
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "apps"
 
@@ -106,3 +106,27 @@ def test_argocd_apps_and_excluded_paths(repo: Path) -> None:
     (repo / "apps/legacy/configmap.yaml").write_text("kind: [unclosed\n")
     assert lines(".", repo_url=url, exclude=("apps/legacy",)) == []
     assert lines(".", repo_url=url)[0].startswith("apps/legacy/configmap.yaml:2:1: yaml:")
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_helmfile_files_of_a_bootstrap_step_are_skipped_as_not_resources(repo: Path) -> None:
+    """Flux repos often install the first charts (CNI, CRDs, Flux itself) with helmfile
+    before Flux takes over: its files are configuration, not resources."""
+    write_tree(
+        repo,
+        {
+            "bootstrap/helmfile/apps.yaml": (
+                "helmDefaults: {wait: true}\n"
+                "releases:\n  - name: cni\n    namespace: kube-system\n    chart: oci://x.test/cni\n"
+            ),
+            "bootstrap/helmfile.d/crds.yaml": "releases:\n  - name: crds\n    chart: x/crds\n",
+            "tools/helmfile.yaml": "repositories:\n  - name: x\n    url: https://x.test\n",
+        },
+    )
+    outcome = validate(Request(paths=(".",), workers=1))
+    assert not [f for f in outcome.findings if f.check == "not-a-resource"]
+    assert sorted((s.file, s.reason) for s in outcome.skipped if "helmfile" in s.file) == [
+        ("bootstrap/helmfile.d/crds.yaml", "helmfile configuration"),
+        ("bootstrap/helmfile/apps.yaml", "helmfile configuration"),
+        ("tools/helmfile.yaml", "helmfile configuration"),
+    ]
