@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from gitops_actions.apps import generated
 from gitops_actions.apps.model import Build, EntryPoint
 from gitops_actions.apps.objects import Object, Repo, mapping, normpath
 from gitops_actions.apps.source import same_repo
@@ -170,6 +171,7 @@ def _entry(repo: Repo, obj: Object, path: str) -> EntryPoint:
     settings: set[str] = set()
     if isinstance(post, dict):
         substitute, settings, missing = _variables(repo, obj, post)
+        settings -= inputs  # a file it renders as well is rendered, not only a setting
         inputs |= settings
         notes += missing
     name = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name
@@ -209,16 +211,52 @@ def _variables(
             if not ref.get("optional"):
                 notes.append(f"substituteFrom {kind} {name} is not in the repo")
             continue
-        files.add(found[0].file)
+        files.update((found[0].file, *found[0].sources))
         values.update(config_data(found[0]))
     values.update(_strings(post.get("substitute")))
     return values, files, notes
 
 
 def referenced(repo: Repo, obj: Object, kind: str, name: str) -> list[Object]:
-    """The ConfigMaps or Secrets of the repo that ``obj`` names: in its namespace first."""
+    """The ConfigMaps or Secrets of the repo that ``obj`` names, written as resources or
+    made by a kustomize generator: in its namespace first, then those applied nearest to
+    ``obj`` first (see ``nearness``)."""
     named = [o for o in repo.named(kind, name) if o.api == "v1"]
-    return [o for o in named if (o.namespace or obj.namespace) == obj.namespace] or named
+    named += generated.named(repo, kind, name)
+    found = [o for o in named if (o.namespace or obj.namespace) == obj.namespace] or named
+    if len(found) > 1:
+        found.sort(key=lambda o: -nearness(repo, o.file, obj.file))
+    return found
+
+
+def nearness(repo: Repo, file: str, other: str) -> int:
+    """How near ``file`` is applied to ``other`` (an agent object's file): the folders
+    ``other`` shares with ``file`` itself, or with a Flux Kustomization whose path renders
+    ``file`` (the cluster folder that applies both), whichever shares more."""
+    best = _shared(file, other)
+    for ks in repo.of_kind(API, "Kustomization"):
+        shared = _shared(ks.file, other)
+        if shared <= best:
+            continue
+        path = normpath(".", str(ks.spec.get("path") or "."))
+        items = repo.closure(path) if path in repo.kustomizations else {path}
+        if any(_inside(file, item) for item in items):
+            best = shared
+    return best
+
+
+def _shared(file: str, other: str) -> int:
+    """The number of leading folders two files share."""
+    count = 0
+    for a, b in zip(file.split("/")[:-1], other.split("/")[:-1], strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def _inside(path: str, item: str) -> bool:
+    return item == "." or path == item or path.startswith(item + "/")
 
 
 def config_data(obj: Object) -> dict[str, str]:

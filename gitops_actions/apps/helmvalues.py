@@ -40,7 +40,7 @@ def compose(repo: Repo, release: Object) -> Values:
                 out.notes.append(f"{what} is not in the repo")
             continue
         source = found[0]
-        out.files.add(source.file)
+        out.files.update((source.file, *source.sources))
         data = config_data(source)
         if kind == "Secret":
             REDACTOR.learn_resources([source.value])

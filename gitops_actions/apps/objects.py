@@ -32,6 +32,7 @@ class Object:
 
     file: str
     value: dict[str, Any]
+    sources: tuple[str, ...] = ()  # other files it is made from (a generator's env files)
 
     @property
     def kind(self) -> str:
@@ -99,6 +100,7 @@ class Repo:
     _agent_files: list[str] = field(default_factory=list)
     _value_files: list[str] | None = None
     _value_objects: dict[str, list[Object]] = field(default_factory=dict)  # by name
+    generated_values: dict[tuple[str, str], list[Any]] | None = None  # see apps.generated
 
     @classmethod
     def read(

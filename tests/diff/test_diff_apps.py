@@ -279,3 +279,33 @@ def test_files_that_are_not_resources_are_not_compared(tmp_path: Path) -> None:
     assert summaries(report) == {
         "kubernetes/web": ["changed Service /web: spec.ports[0].port: 80 -> 8080"]
     }
+
+
+@pytest.mark.parametrize("repo", ["flux-vars"], indirect=True)
+def test_a_generated_configmap_literal_change_shows_in_the_apps_using_it(repo: git.Repo) -> None:
+    """cluster-vars is made by a configMapGenerator (envs file and literals, no name hash),
+    one per cluster: a change reaches the apps of its cluster, and only those."""
+    change(repo, "infrastructure/vars/production/kustomization.yaml", "REPLICAS=3", "REPLICAS=4")
+    change(repo, "infrastructure/vars/production/cluster.env", "=example.com", "=example.org")
+    found = summaries(diff(repo))
+    assert found["clusters/production/apps.yaml#flux-system/apps"] == [
+        "changed Deployment podinfo/podinfo: spec.replicas: 3 -> 4; "
+        "spec.template.spec.containers[podinfo].env[PODINFO_UI_MESSAGE].value: "
+        "podinfo.example.com -> podinfo.example.org"
+    ]
+    assert "clusters/staging/apps.yaml#flux-system/apps" not in found
+
+
+@pytest.mark.parametrize("repo", ["flux-vars"], indirect=True)
+def test_a_generated_secret_change_shows_redacted(repo: git.Repo) -> None:
+    change(
+        repo, "clusters/staging/vars/kustomization.yaml", "staging-token-7d2e8b", "rotated-9c0f3a"
+    )
+    report = diff(repo)
+    text = json.dumps(report)
+    assert summaries(report)["clusters/staging/apps.yaml#flux-system/apps"] == [
+        "changed Deployment podinfo/podinfo: "
+        "spec.template.spec.containers[podinfo].env[API_TOKEN].value: *** -> ***"
+    ]
+    assert "production/apps.yaml" not in text
+    assert "staging-token-7d2e8b" not in text and "rotated-9c0f3a" not in text

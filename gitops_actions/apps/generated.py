@@ -1,0 +1,121 @@
+"""ConfigMaps and Secrets that a kustomization's ``configMapGenerator`` or
+``secretGenerator`` makes, as substitutions (Flux ``postBuild.substituteFrom``) and
+HelmRelease ``valuesFrom`` find them in the cluster: by name, so only those generated
+without the name hash (``options.disableNameSuffixHash`` or the kustomization's
+``generatorOptions``), named with the kustomization's ``namePrefix``/``nameSuffix``, in
+its ``namespace``. Their data as kustomize reads it: ``literals`` (``KEY=VALUE``, one pair
+of quotes removed), ``envs`` files (``KEY=VALUE`` lines, ``#`` comments) and ``files``
+(``[key=]path``: the file's text under its name)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from gitops_actions.apps.objects import Object, Repo, mapping, normpath
+from gitops_actions.errors import GitopsError
+from gitops_actions.secrets import REDACTOR
+
+_KINDS = {"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"}
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # kustomize's IsEnvVarName
+
+
+def named(repo: Repo, kind: str, name: str) -> list[Object]:
+    """The generated ConfigMaps or Secrets of the repo with this kind and (final) name."""
+    if repo.generated_values is None:
+        repo.generated_values = _index(repo)
+    found = repo.generated_values.get((kind, name))
+    if not found:
+        return []
+    if not isinstance(found[0], Object):  # read once per ref
+        found[:] = [_object(repo, *item) for item in found]
+    return list(found)
+
+
+Found = tuple[str, str, dict[str, Any], dict[str, Any]]  # kind, folder, generator, kustomization
+
+
+def _index(repo: Repo) -> dict[tuple[str, str], list[Any]]:
+    """Generators by the (kind, name) of what they make; nothing is read yet."""
+    index: dict[tuple[str, str], list[Any]] = {}  # Found, then the Objects made
+    for folder in sorted(repo.kustomizations):
+        doc = repo.kustomizations[folder]
+        if not any(doc.get(key) for key in _KINDS):
+            continue
+        hashless = bool(mapping(doc.get("generatorOptions")).get("disableNameSuffixHash"))
+        for key, kind in _KINDS.items():
+            generators = doc.get(key)
+            for generator in generators if isinstance(generators, list) else ():
+                if not isinstance(generator, dict) or not generator.get("name"):
+                    continue
+                options = mapping(generator.get("options"))
+                if not options.get("disableNameSuffixHash", hashless):
+                    continue  # its name ends in a hash: nothing names it as written
+                if str(generator.get("behavior") or "create") != "create":
+                    continue  # merges into one of a base: its data is not here alone
+                final = _final_name(generator, doc)
+                index.setdefault((kind, final), []).append((kind, folder, generator, doc))
+    return index
+
+
+def _final_name(generator: dict[str, Any], doc: dict[str, Any]) -> str:
+    return f"{doc.get('namePrefix') or ''}{generator['name']}{doc.get('nameSuffix') or ''}"
+
+
+def _object(repo: Repo, kind: str, folder: str, generator: dict[str, Any], doc: Any) -> Object:
+    data: dict[str, str] = {}
+    sources: list[str] = []
+    envs = [*(generator.get("envs") or ()), *([generator["env"]] if generator.get("env") else [])]
+    for env in envs:
+        path = normpath(folder, str(env))
+        sources.append(path)
+        data.update(_env_file(_text(repo, path)))
+    for source in generator.get("files") or ():
+        key, sep, ref = str(source).partition("=")
+        path = normpath(folder, ref if sep else key)
+        sources.append(path)
+        text = _text(repo, path)
+        if text is not None:
+            data[key if sep else posixpath.basename(path)] = text
+    for literal in generator.get("literals") or ():
+        key, sep, text = str(literal).partition("=")
+        if sep and key:
+            data[key] = _unquoted(text)
+    meta = {"name": _final_name(generator, doc)}
+    namespace = generator.get("namespace") or doc.get("namespace")
+    if namespace:
+        meta["namespace"] = str(namespace)
+    value: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": meta}
+    value["stringData" if kind == "Secret" else "data"] = data
+    if kind == "Secret":
+        REDACTOR.learn_resources([value])  # never shown, wherever its values go
+    file = repo.kustomization_files.get(folder, folder)
+    return Object(file, value, sources=tuple(sources))
+
+
+def _text(repo: Repo, path: str) -> str | None:
+    try:
+        return repo.tree.read(path).decode("utf-8")
+    except (GitopsError, OSError, UnicodeDecodeError, KeyError):
+        return None  # binaryData, or not there: kustomize says so when it builds
+
+
+def _env_file(text: str | None) -> dict[str, str]:
+    """kustomize's ``envs`` reading: ``KEY=VALUE`` per line, the value as written (quotes
+    kept); a line with only a key takes the build's environment, unknown here."""
+    found: dict[str, str] = {}
+    for line in (text or "").removeprefix("\ufeff").splitlines():
+        line = line.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if sep and _ENV_NAME.fullmatch(key):
+            found[key] = value
+    return found
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
