@@ -11,10 +11,9 @@ import fnmatch
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from gitops_actions.apps import gotemplate
 from gitops_actions.apps.flux import config_data
 from gitops_actions.apps.helmvalues import merge  # mappings merge key by key, as Argo CD's
 from gitops_actions.apps.objects import Object, Repo, mapping, parse
@@ -29,6 +28,14 @@ _OPTIONS = ("selector", "template", "values")  # beside the generator's kind
 
 class _Unread(Exception):
     """A generator whose parameters are not in the repo."""
+
+
+class _Unsupported(Exception):
+    """A Go template construct outside the subset read here."""
+
+
+class _Failed(Exception):
+    """What Argo CD fails on: the Application is not generated."""
 
 
 def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
@@ -78,13 +85,13 @@ def _application(
         app: dict[str, Any] = fill(template, param)
         if isinstance(patch, str):
             app = _patched(app, fill(patch, param))
-    except gotemplate.Unsupported as err:
+    except _Unsupported as err:
         notes.append(
             f"goTemplate: {err} is outside the template subset read here;"
             " its Applications are not generated"
         )
         return None
-    except gotemplate.TemplateError as err:
+    except _Failed as err:
         notes.append(f"Application {_name_of(template, param, fill)}cannot be generated: {err}")
         return None
     missing = _unfilled(app)
@@ -101,7 +108,7 @@ def _name_of(template: dict[str, Any], param: dict[str, Any], fill: _Fill) -> st
     """The name of the Application ``param`` makes, when it can be told ("" else)."""
     try:
         name = fill(mapping(template.get("metadata")).get("name"), param)
-    except (gotemplate.Unsupported, gotemplate.TemplateError):
+    except (_Unsupported, _Failed):
         shown = ", ".join(f"{k}={v}" for k, v in list(_flat(param).items())[:3])
         return f"of {{{shown}}} "
     return f"{name} " if isinstance(name, str) and name else ""
@@ -115,7 +122,7 @@ def _patched(app: dict[str, Any], text: str) -> dict[str, Any]:
     if not docs:
         return app  # the patch rendered empty (an ``if`` not taken): nothing to change
     if len(docs) != 1 or not isinstance(docs[0], dict):
-        raise gotemplate.TemplateError("templatePatch is not one YAML mapping once rendered")
+        raise _Failed("templatePatch is not one YAML mapping once rendered")
     return _strategic(app, docs[0])
 
 
@@ -156,15 +163,28 @@ def _filler(spec: dict[str, Any]) -> _Fill:
 
 
 def _go_fill(node: Any, params: dict[str, Any], missing_error: bool) -> Any:
+    from gitops_actions.apps import gotemplate  # only ApplicationSets using it load it
+
+    try:
+        return _executed(gotemplate.render, node, params, missing_error)
+    except gotemplate.Unsupported as err:
+        raise _Unsupported(str(err)) from None
+    except gotemplate.TemplateError as err:
+        raise _Failed(str(err)) from None
+
+
+def _executed(
+    render: Callable[..., str], node: Any, params: dict[str, Any], missing_error: bool
+) -> Any:
     if isinstance(node, dict):
         return {
-            _go_fill(k, params, missing_error): _go_fill(v, params, missing_error)
+            _executed(render, k, params, missing_error): _executed(render, v, params, missing_error)
             for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_go_fill(v, params, missing_error) for v in node]
+        return [_executed(render, v, params, missing_error) for v in node]
     if isinstance(node, str):
-        return gotemplate.render(node, params, missing_error=missing_error)
+        return render(node, params, missing_error=missing_error)
     return node
 
 
@@ -217,7 +237,7 @@ def _matrix(
     for first in _params(repo, children[0], notes, depth, fill):
         try:
             second = fill(children[1], first)
-        except (gotemplate.Unsupported, gotemplate.TemplateError) as err:
+        except (_Unsupported, _Failed) as err:
             raise _Unread(
                 f"matrix generator: the second generator cannot be filled: {err}"
             ) from None
@@ -304,7 +324,7 @@ def _cluster_params(
         if values:
             try:
                 params["values"] = {str(k): fill(str(v), params) for k, v in values.items()}
-            except (gotemplate.Unsupported, gotemplate.TemplateError) as err:
+            except (_Unsupported, _Failed) as err:
                 raise _Unread(f"clusters generator: values cannot be filled: {err}") from None
     return chosen
 

@@ -10,7 +10,6 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from gitops_actions.yamlread import dump
@@ -89,6 +88,8 @@ def go_float(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
         return "-0" if str(value).startswith("-") else "0"
+    from decimal import Decimal  # only when a float is printed
+
     sign, digits, exponent = Decimal(repr(value)).as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
     point = len(digits) + int(exponent)  # digits before the decimal point
