@@ -66,19 +66,19 @@ def _final_name(generator: dict[str, Any], doc: dict[str, Any]) -> str:
 def _object(repo: Repo, kind: str, folder: str, generator: dict[str, Any], doc: Any) -> Object:
     data: dict[str, str] = {}
     sources: list[str] = []
-    envs = [*(generator.get("envs") or ()), *([generator["env"]] if generator.get("env") else [])]
+    envs = [*_list(generator.get("envs")), *([generator["env"]] if generator.get("env") else [])]
     for env in envs:
         path = normpath(folder, str(env))
         sources.append(path)
         data.update(_env_file(_text(repo, path)))
-    for source in generator.get("files") or ():
+    for source in _list(generator.get("files")):
         key, sep, ref = str(source).partition("=")
         path = normpath(folder, ref if sep else key)
         sources.append(path)
         text = _text(repo, path)
         if text is not None:
             data[key if sep else posixpath.basename(path)] = text
-    for literal in generator.get("literals") or ():
+    for literal in _list(generator.get("literals")):
         key, sep, text = str(literal).partition("=")
         if sep and key:
             data[key] = _unquoted(text)
@@ -92,6 +92,10 @@ def _object(repo: Repo, kind: str, folder: str, generator: dict[str, Any], doc: 
         REDACTOR.learn_resources([value])  # never shown, wherever its values go
     file = repo.kustomization_files.get(folder, folder)
     return Object(file, value, sources=tuple(sources))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []  # kustomize refuses anything else
 
 
 def _text(repo: Repo, path: str) -> str | None:

@@ -197,6 +197,15 @@ def _trunc(count: int, text: str) -> str:
     return text
 
 
+def _repeat(count: int, text: str) -> str:
+    if count * len(text) > _LIMIT:
+        raise Unsupported(f"repeat of {count} times")
+    return text * max(count, 0)
+
+
+_LIMIT = 1 << 20  # what one field of an Application may reasonably hold
+
+
 def _printf(form: str, args: list[Any]) -> str:
     out, used, index = [], 0, 0
     while index < len(form):
@@ -334,7 +343,7 @@ _FUNCS: dict[str, tuple[str, Callable[..., Any]]] = {
     "splitList": ("ss", lambda sep, s: s.split(sep) if sep else list(s)),
     "join": ("sa", lambda sep, v: sep.join(strval(x) for x in _strslice(v))),
     "trunc": ("is", _trunc),
-    "repeat": ("is", lambda n, s: s * max(n, 0)),
+    "repeat": ("is", lambda n, s: _repeat(n, s)),
     "indent": ("aa", lambda n, s: _indent(n, s, "indent")),
     "nindent": ("aa", lambda n, s: "\n" + _indent(n, s, "nindent")),
     "quote": ("a*", lambda *v: " ".join(go_quote(strval(x)) for x in v if x is not None)),

@@ -44,8 +44,11 @@ def render(text: str, data: Any, *, missing_error: bool = False) -> str:
     if "{{" not in text:
         return text
     out: list[str] = []
-    run = _Exec(data, missing_error, out)
-    run.body(_parse(text), run.root)
+    try:
+        run = _Exec(data, missing_error, out)
+        run.body(_parse(text), run.root)
+    except RecursionError:
+        raise Unsupported("nesting this deep") from None
     return "".join(out)
 
 
@@ -279,8 +282,10 @@ def _unquote(text: str) -> str:
         code = match[1]
         if code[0] in escapes:
             return escapes[code[0]]
-        if code[0] in "xuU":
+        if code[0] in "xuU" and len(code) > 1 and int(code[1:], 16) <= 0x10FFFF:
             return chr(int(code[1:], 16))
+        if code[0] in "xuU":
+            raise TemplateError(f"invalid escape \\{code} in a string")
         raise Unsupported(f"escape \\{code} in a string")
 
     pattern = r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)"

@@ -112,6 +112,7 @@ def test_missingkey_error(text: str, message: str) -> None:
         ("{{ .name.x }}", "can't evaluate field x in type string"),
         ("{{ if .on }}x", "without {{end}}"),
         ("{{ .name 1 }}", "can't give argument to non-function"),
+        ('{{ "\\x" }}', "invalid escape"),
     ],
 )
 def test_what_go_refuses_is_an_error(text: str, message: str) -> None:
@@ -127,6 +128,8 @@ def test_what_go_refuses_is_an_error(text: str, message: str) -> None:
         ("{{ sha256sum .name }}", "function sha256sum"),
         ('{{ printf "%05d" .replicas }}', "printf"),
         ("{{ range 3 }}x{{ end }}", "range over int"),
+        ('{{ repeat 10000000 "ab" }}', "repeat"),  # no output bigger than a field holds
+        ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "nesting"),
     ],
 )
 def test_outside_the_subset_is_named(text: str, construct: str) -> None:
