@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import json
 import posixpath
 import re
@@ -360,8 +361,8 @@ def _git_params(repo: Repo, git: dict[str, Any]) -> Iterator[dict[str, Any]]:
     included = [str(d.get("path")) for d in directories if not d.get("exclude")]
     excluded = [str(d.get("path")) for d in directories if d.get("exclude")]
     for folder in folders:
-        if any(fnmatch.fnmatchcase(folder, p) for p in included) and not any(
-            fnmatch.fnmatchcase(folder, p) for p in excluded
+        if any(path_match(p, folder) for p in included) and not any(
+            path_match(p, folder) for p in excluded
         ):
             yield _path_params(folder)
     for entry in git.get("files") or ():
@@ -394,6 +395,45 @@ def _file_entries(generators: Any, depth: int) -> Iterator[dict[str, Any]]:
                 yield from (f for f in config.get("files") or () if isinstance(f, dict))
             elif kind in ("matrix", "merge"):
                 yield from _file_entries(config.get("generators"), depth + 1)
+
+
+def path_match(pattern: str, name: str) -> bool:
+    """Go's ``path.Match``, as the git directory generator matches folders: ``*`` and ``?``
+    stay within one folder name, ``[^...]`` negates, ``\\`` escapes; a malformed pattern
+    matches nothing."""
+    compiled = _go_glob(pattern)
+    return compiled is not None and compiled.fullmatch(name) is not None
+
+
+@functools.lru_cache(maxsize=512)
+def _go_glob(pattern: str) -> re.Pattern[str] | None:
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "\\":
+            if index == len(pattern):
+                return None
+            out.append(re.escape(pattern[index]))
+            index += 1
+        elif char == "[":
+            end = pattern.find("]", index + 1 if pattern[index : index + 1] == "^" else index)
+            if end < 0:
+                return None
+            body = pattern[index:end]
+            negated = body.startswith("^")
+            ranges = re.sub(r"([\\\]\[^])", r"\\\1", body[1:] if negated else body)
+            if not ranges:
+                return None
+            out.append(f"[{'^/' if negated else ''}{ranges}]")
+            index = end + 1
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out))
 
 
 def _parents_of(folder: str) -> str:

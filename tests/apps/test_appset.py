@@ -252,3 +252,21 @@ def test_nothing_generated_is_dropped_silently(tmp_path: Path) -> None:
         " repo matches its selector; clusters known only to Argo CD are not seen here",
         "argocd/gaps.yaml: ApplicationSet gaps: Application api: no generator gives {{dir}}",
     ]
+
+
+def test_git_directories_match_as_go_path_match(tmp_path: Path) -> None:
+    """``*`` stays within one folder name (Argo CD matches with Go's ``path.Match``): a
+    folder below an addon is no addon of its own."""
+    (tmp_path / "repo/addons/cert-manager/templates").mkdir(parents=True)
+    (tmp_path / "repo/addons/cert-manager/templates/x.yaml").write_text("a: b\n")
+    made = with_set(
+        tmp_path,
+        "globs",
+        "  goTemplate: true\n  generators:\n"
+        "    - git:\n        repoURL: " + URL + "\n"
+        "        directories: [{path: 'addons/*'}, {path: 'addons/[^c]*', exclude: true}]\n"
+        "  template:\n    metadata: {name: '{{.path.basename}}'}\n"
+        "    spec:\n      source: {repoURL: " + URL + ", path: '{{.path.path}}'}\n"
+        "      destination: {namespace: '{{.path.basename}}'}\n",
+    )
+    assert sorted(made) == ["cert-manager"]
