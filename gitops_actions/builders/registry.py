@@ -85,6 +85,7 @@ def auth_file(credentials: Credentials | None) -> Iterator[Path | None]:
         yield path
 
 
+_CREDENTIALS = "check the registry credentials (--registry-user, --registry-password-stdin)"
 # compiled on the first failed push only (through re's cache), not at every start-up
 _DENIED = r"unauthorized|authentication required|\b401\b|\b403\b|denied|forbidden|no basic auth"
 _TRANSIENT = (
@@ -103,7 +104,7 @@ def push_error(ref: str, output: str) -> ExternalError:
         return ExternalError(
             f"push of {ref} refused: {last}",
             transient=False,
-            hint="check the registry credentials (--registry-user, --registry-password-stdin)",
+            hint=_CREDENTIALS,
         )
     return ExternalError(
         f"push of {ref} failed: {last}",
@@ -111,19 +112,21 @@ def push_error(ref: str, output: str) -> ExternalError:
     )
 
 
-def _ask(method: str, url: str, headers: Mapping[str, str]) -> tuple[int, Mapping[str, str], bytes]:
+def _ask(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None = None
+) -> tuple[int, Mapping[str, str], bytes]:
     """One HTTP request (stdlib only: this runs once per build, start-up time counts);
     header names in lower case. The HTTP client (with ssl) is imported here, not before the
     build: ``preload`` loads it while the build runs."""
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url, headers=dict(headers), method=method)
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
             return answer.status, _lower(answer.headers.items()), answer.read()
     except urllib.error.HTTPError as err:
-        return err.code, _lower(err.headers.items()), b""
+        return err.code, _lower(err.headers.items()), err.read()
     except (urllib.error.URLError, OSError) as err:
         host = urllib.parse.urlsplit(url).netloc
         raise ExternalError(f"cannot ask {host}: {getattr(err, 'reason', err)}") from None
@@ -147,26 +150,84 @@ def _basic(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair).decode()
 
 
-def resolve(ref: ImageRef, credentials: Credentials | None = None) -> str:
-    """The digest the registry serves for ``ref``'s tag, asked over HTTP API v2.
+class Api:
+    """The HTTP API v2 of one repository (``host/repository``, as ``ImageRef.name``).
 
     Follows the registry's challenge: a bearer token from its realm (with the credentials
-    when given) or basic auth. HTTP for loopback registries, as the engines do, else HTTPS.
+    when given) or basic auth, kept per scope (pull, or pull and push) for the next request.
+    HTTP for loopback registries, as the engines do, else HTTPS.
     """
-    host, _, repository = ref.name.partition("/")
-    if host == "docker.io":
-        host = "registry-1.docker.io"
-    scheme = "http" if is_loopback(host) else "https"
-    url = f"{scheme}://{host}/v2/{repository}/manifests/{ref.tag or 'latest'}"
-    headers = {"Accept": ", ".join(MANIFEST_TYPES)}
-    status, answer, _ = _ask("HEAD", url, headers)
-    if status == 401:
-        challenge = answer.get("www-authenticate", "")
-        if challenge.lower().startswith("bearer"):
-            headers["Authorization"] = "Bearer " + _token(challenge, repository, credentials)
-        elif credentials:
-            headers["Authorization"] = _basic(credentials)
-        status, answer, _ = _ask("HEAD", url, headers)
+
+    def __init__(self, name: str, credentials: Credentials | None = None) -> None:
+        host, _, self.repository = name.partition("/")
+        self.host = "registry-1.docker.io" if host == "docker.io" else host
+        scheme = "http" if is_loopback(self.host) else "https"
+        self.base = f"{scheme}://{self.host}/v2/{self.repository}"
+        self.credentials = credentials
+        self._auth: dict[str, str] = {}  # scope -> Authorization header
+
+    def ask(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """``method`` on ``/v2/<repository>/<path>``; writes ask for the push scope."""
+        scope = "pull" if method in ("GET", "HEAD") else "pull,push"
+        url, sent = f"{self.base}/{path}", dict(headers or {})
+        if scope in self._auth:
+            sent["Authorization"] = self._auth[scope]
+        status, answer, data = _ask(method, url, sent, body)
+        if status == 401 and scope not in self._auth:
+            challenge = answer.get("www-authenticate", "")
+            if challenge.lower().startswith("bearer"):
+                token = _token(challenge, self.repository, self.credentials, scope)
+                self._auth[scope] = "Bearer " + token
+            elif self.credentials:
+                self._auth[scope] = _basic(self.credentials)
+            else:
+                return status, answer, data
+            sent["Authorization"] = self._auth[scope]
+            status, answer, data = _ask(method, url, sent, body)
+        return status, answer, data
+
+    def failure(self, what: str, status: int, body: bytes) -> ExternalError:
+        """The error for an answer that is not a success: retried on 5xx and 429 only."""
+        try:
+            said = "; ".join(e.get("message") or e["code"] for e in json.loads(body)["errors"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            said = ""
+        message = f"{what}: {self.host} answered HTTP {status}" + (f" ({said})" if said else "")
+        if status in (401, 403):
+            return ExternalError(message, transient=False, hint=_CREDENTIALS)
+        return ExternalError(message, transient=status >= 500 or status == 429)
+
+    def manifest(self, reference: str) -> tuple[str, bytes]:
+        """(media type, bytes) of the manifest or index at ``reference`` (tag or digest)."""
+        status, answer, body = self.ask(
+            "GET", f"manifests/{reference}", {"Accept": ", ".join(MANIFEST_TYPES)}
+        )
+        if status != 200:
+            raise self.failure(f"GET of {self.repository} manifest {reference}", status, body)
+        return answer.get("content-type", "").split(";")[0].strip(), body
+
+    def put_manifest(self, reference: str, media_type: str, body: bytes) -> str:
+        """Store ``body`` at ``reference``; the digest the registry says it stored."""
+        status, answer, said = self.ask(
+            "PUT", f"manifests/{reference}", {"Content-Type": media_type}, body
+        )
+        if status not in (200, 201):
+            raise self.failure(f"PUT of {self.repository}:{reference}", status, said)
+        return answer.get("docker-content-digest", "")
+
+
+def resolve(ref: ImageRef, credentials: Credentials | None = None) -> str:
+    """The digest the registry serves for ``ref``'s tag, asked over HTTP API v2."""
+    api = Api(ref.name, credentials)
+    host = api.host
+    tag = ref.tag or "latest"
+    status, answer, _ = api.ask("HEAD", f"manifests/{tag}", {"Accept": ", ".join(MANIFEST_TYPES)})
     if status in (401, 403):
         raise ExternalError(f"{host} refused to say what {ref} is: HTTP {status}", transient=False)
     if status == 404:
@@ -180,12 +241,14 @@ def resolve(ref: ImageRef, credentials: Credentials | None = None) -> str:
     return str(digest)
 
 
-def _token(challenge: str, repository: str, credentials: Credentials | None) -> str:
+def _token(
+    challenge: str, repository: str, credentials: Credentials | None, actions: str = "pull"
+) -> str:
     params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = params.pop("realm", "")
     if not realm:
         raise ExternalError(f"registry challenge without a realm: {challenge}", transient=False)
-    query = {"service": params.get("service", ""), "scope": f"repository:{repository}:pull"}
+    query = {"service": params.get("service", ""), "scope": f"repository:{repository}:{actions}"}
     headers = {"Authorization": _basic(credentials)} if credentials else {}
     status, _, body = _ask("GET", f"{realm}?{urllib.parse.urlencode(query)}", headers)
     if status != 200:
