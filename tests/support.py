@@ -41,13 +41,18 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: int = 300
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: int = 300,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``gitops-actions ARGS`` in a subprocess, as a pipeline would."""
     return subprocess.run(
         [sys.executable, "-m", "gitops_actions", *args],
         env=dict(base_env() if env is None else env),
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

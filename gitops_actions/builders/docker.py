@@ -21,6 +21,7 @@ from typing import Any
 
 from gitops_actions import proc
 from gitops_actions.builders import BuildSpec, Log, cache_ref, registry
+from gitops_actions.builders.index import PLATFORM_FORMAT, PlatformImage, platform_image
 from gitops_actions.errors import ExternalError, UsageError
 
 _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -176,24 +177,46 @@ class DockerCli:
     def __init__(self, cli: Cli, env: dict[str, str]) -> None:
         self.cli, self.env, self.buildx = cli.path, env, cli.buildkit == "buildx"
         self.warning: str | None = None
+        self.images: tuple[PlatformImage, ...] = ()  # one per platform, several asked
         kind = "docker buildx build" if self.buildx else "docker build (BuildKit)"
         self.how = f"{kind} of {cli.path}"
 
     def build(self, spec: BuildSpec, log: Log) -> None:
-        if len(spec.platforms) > 1:
-            need = "" if self.buildx else f"buildx ({self.cli} has none) and "
-            raise UsageError(
-                f"several --platform with --builder docker need {need}a buildx builder that "
-                "pushes an image index (docker-container driver), which build does not drive: "
-                "use --builder buildah"
-            )
+        """One platform under every tag; several, one after the other, each into an image
+        of its own (the engine's image store holds one platform per tag): ``push_image``
+        pushes them, ``index.push`` lists them in one index."""
+        self.images = ()
+        if len(spec.platforms) <= 1:
+            self._build(spec, log, spec.platforms[0] if spec.platforms else None, spec.tags)
+            return
+        import tempfile
+
+        images = []
+        with tempfile.TemporaryDirectory(prefix="gitops-iid-") as tmp:
+            for platform in spec.platforms:
+                log(f"{self.how}: {platform}")
+                iid = Path(tmp) / "iid"
+                self._build(spec, log, platform, (), iid)
+                images.append(self._platform_image(platform, iid.read_text().strip(), log))
+        self.images = tuple(images)
+
+    def _build(
+        self,
+        spec: BuildSpec,
+        log: Log,
+        platform: str | None,
+        tags: tuple[str, ...],
+        iidfile: Path | None = None,
+    ) -> None:
         cmd = [self.cli, "buildx", "build", "--load"] if self.buildx else [self.cli, "build"]
         cmd += ["--progress=plain", f"--network={spec.network}", "--file", str(spec.dockerfile)]
-        for tag in spec.tags:
+        for tag in tags:
             cmd += ["--tag", tag]
         cmd += spec.flags(annotation_flag=None)
-        if spec.platforms:
-            cmd += ["--platform", spec.platforms[0]]
+        if platform:
+            cmd += ["--platform", platform]
+        if iidfile:
+            cmd += ["--iidfile", str(iidfile)]
         for cache in spec.cache_from:
             cmd += ["--cache-from", cache if self.buildx else cache_ref(cache, self.how)]
         for cache in spec.cache_to:
@@ -204,7 +227,23 @@ class DockerCli:
         cmd.append(str(spec.context))
         code = proc.stream(cmd, log, env=self.env)
         if code != 0:
-            raise log.failed(f"{self.how} failed (exit {code})")
+            raise log.failed(
+                f"{self.how} failed (exit {code})" + (f" for {platform}" if iidfile else "")
+            )
+
+    def _platform_image(self, platform: str, image: str, log: Log) -> PlatformImage:
+        """The image built for ``platform``, as its config says (the engine's word)."""
+        inspect = [self.cli, "image", "inspect", "--format", PLATFORM_FORMAT, image]
+        said = proc.run(inspect, env=self.env, timeout=60).stdout.strip()
+        built = platform_image(platform, image, said)
+        if built is None:
+            raise log.failed(f"{self.how} gave a {said.rstrip('/')} image for {platform}")
+        return built
+
+    def push_image(self, image: str, ref: str, auth_file: Path | None, log: Log) -> str:
+        """Push local ``image`` as ``ref`` (the tag moves to it)."""
+        proc.run([self.cli, "tag", image, ref], env=self.env, timeout=60)
+        return self.push(ref, auth_file, log)
 
     def push(self, ref: str, auth_file: Path | None, log: Log) -> str:
         cmd = [self.cli]
@@ -243,7 +282,14 @@ class Legacy:
     def build(self, spec: BuildSpec, log: Log) -> None:
         import docker.errors
 
-        if spec.secrets or len(spec.platforms) > 1 or spec.cache_to:
+        if len(spec.platforms) > 1:
+            raise UsageError(
+                "several --platform need a docker CLI with BuildKit, which builds each "
+                "platform in turn for an image index; the engine's legacy builder builds one "
+                "platform per tag: install a docker CLI with BuildKit (Debian's docker.io, or "
+                "the buildx plugin), or use --builder buildah"
+            )
+        if spec.secrets or spec.cache_to:
             raise UsageError(f"the legacy builder cannot do {LEGACY_LIMITS}; install buildx")
         try:
             events = self.client.api.build(

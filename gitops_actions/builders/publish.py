@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitops_actions import imageref, retry
-from gitops_actions.builders import Builder, Log, registry
+from gitops_actions.builders import Builder, Log, index, registry
 from gitops_actions.errors import CheckFailed
 
 
@@ -17,8 +17,12 @@ def push_all(
     deadline: retry.Deadline,
     log: Log,
     say: Callable[[str], None],
+    credentials: registry.Credentials | None = None,
 ) -> str:
-    """Push every tag, retrying only transient failures until the deadline; one digest."""
+    """Push every tag, retrying only transient failures until the deadline; one digest.
+    A builder that left one image per platform pushes them into one index instead."""
+    if isinstance(builder, index.PerPlatform) and builder.images:
+        return index.push(builder, refs, credentials, auth, deadline, log, say)
 
     def note(attempt: int, pause: float, error: BaseException) -> None:
         say(f"{error}; attempt {attempt} in {pause:.1f}s")

@@ -248,7 +248,9 @@ def run(opts: Options, ctx: Context) -> StepResult:
     if opts.push:
         deadline = retry.Deadline.after(opts.timeout)
         with registry.auth_file(credentials) as auth, ctx.ci.group(f"push {', '.join(refs)}"):
-            digest = publish.push_all(builder, refs, auth, deadline, Log(ctx.ci.log), ctx.ci.log)
+            digest = publish.push_all(
+                builder, refs, auth, deadline, Log(ctx.ci.log), ctx.ci.log, credentials
+            )
         for ref in refs:
             publish.verify(imageref.parse(ref), digest, credentials, deadline)
     first = imageref.parse(refs[0])
@@ -285,7 +287,11 @@ STEP = Step(
         ("labels", "the image's labels, KEY=VALUE one per line"),
         ("digest", "the digest the registry serves for every tag (the index for multi-arch)"),
         ("ref", "repository:tag@digest, the exact reference to deploy (bump --image)"),
-        ("platforms", "the platforms built, comma-separated (empty: the builder's own)"),
+        (
+            "platforms",
+            "the platforms built, comma-separated (empty: the builder's own); "
+            "several: digest is their index's",
+        ),
         ("builder", "docker or buildah"),
     ),
 )

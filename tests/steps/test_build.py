@@ -688,19 +688,3 @@ def test_the_first_docker_cli_on_path_that_can_do_buildkit_builds(
     assert named.returncode == 0, named.stdout + named.stderr
     assert f"asked: {newer}/docker 28.2.2: no buildx plugin" in named.stdout
     assert "using the engine's legacy builder" in named.stdout
-
-
-def test_several_platforms_without_buildx_exit_2(
-    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
-) -> None:
-    context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "x"})
-    args = ["build", "--builder", "docker", "--docker-host", docker_sandbox.docker_host]
-    args += ["--image", f"{docker_sandbox.registry}/acme/multi", "--context", str(context)]
-    args += ["--tags", "1", "--platform", "linux/amd64,linux/arm64"]
-    proc = run_cli(*args, env=base_env() | docker_cli)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    (line,) = proc.stderr.splitlines()
-    assert "several --platform with --builder docker need buildx (" in line
-    assert "use --builder buildah" in line
-    with pytest.raises(urllib.error.HTTPError):
-        fetch(docker_sandbox.registry, "acme/multi/manifests/1", "HEAD")
