@@ -212,10 +212,9 @@ def _params(
             raise _Unread("list generator: elementsYaml is not read")
         return [e for e in config.get("elements") or () if isinstance(e, dict)]
     if kind == "git":
-        unread = [k for k in ("values", "pathParamPrefix") if config.get(k)]
-        if unread:
-            raise _Unread(f"git generator: {', '.join(unread)} not read")
-        return list(_git_params(repo, config))
+        if config.get("pathParamPrefix"):
+            raise _Unread("git generator: pathParamPrefix not read")
+        return _with_values(list(_git_params(repo, config)), config, fill, "git")
     if kind == "clusters":
         return _cluster_params(repo, config, notes, fill)
     if kind in ("matrix", "merge") and depth > 0:
@@ -320,14 +319,20 @@ def _cluster_params(
             + (" matches its selector" if selector else "")
             + "; clusters known only to Argo CD are not seen here"
         )
+    return _with_values(chosen, config, fill, "clusters")
+
+
+def _with_values(
+    found: list[dict[str, Any]], config: dict[str, Any], fill: _Fill, kind: str
+) -> list[dict[str, Any]]:
+    """A generator's ``values``, each filled from the parameters it is added to."""
     values = mapping(config.get("values"))
-    for params in chosen:
-        if values:
-            try:
-                params["values"] = {str(k): fill(str(v), params) for k, v in values.items()}
-            except (_Unsupported, _Failed) as err:
-                raise _Unread(f"clusters generator: values cannot be filled: {err}") from None
-    return chosen
+    for params in found if values else ():
+        try:
+            params["values"] = {str(k): fill(str(v), params) for k, v in values.items()}
+        except (_Unsupported, _Failed) as err:
+            raise _Unread(f"{kind} generator: values cannot be filled: {err}") from None
+    return found
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:

@@ -108,3 +108,26 @@ def test_generator_fields_not_read_are_named(tmp_path: Path) -> None:
         in model.notes
     )
     assert not any(e.name.startswith("argocd/addons.yaml") for e in model.entries)
+
+
+def test_git_generator_values_filled_from_each_folder(tmp_path: Path) -> None:
+    root = Path(shutil.copytree(ROOT, tmp_path / "repo"))
+    addons = root / "argocd/addons.yaml"
+    addons.write_text(
+        addons.read_text()
+        .replace(
+            "revision: HEAD\n        directories:",
+            "revision: HEAD\n        values:\n          ns: 'addon-{{ .path.basenameNormalized }}'"
+            "\n        directories:",
+        )
+        .replace(
+            'namespace: \'{{ .path.basename | replace "_" "-" }}\'', "namespace: '{{ .values.ns }}'"
+        )
+    )
+    namespaces = {
+        n: ns for n, (_, ns) in made(apps.read(root, repo_url=URL)).items() if "addons" in n
+    }
+    assert namespaces == {
+        "argocd/addons.yaml#addon-cert-manager": "addon-cert-manager",
+        "argocd/addons.yaml#addon-ingress-nginx": "addon-ingress-nginx",
+    }
