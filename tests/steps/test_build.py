@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tarfile
 import time
 import urllib.error
@@ -21,7 +22,7 @@ from gitops_actions.errors import UsageError
 from gitops_actions.sandbox import DockerSandbox
 
 from fakes.registry_proxy import RegistryProxy
-from support import BASE_IMAGE, base_env, run_cli
+from support import BASE_IMAGE, base_env, need, run_cli
 
 pytestmark = pytest.mark.component
 
@@ -92,7 +93,18 @@ def builder(request: pytest.FixtureRequest) -> tuple[str, list[str], dict[str, s
         env = request.getfixturevalue("docker_cli")
         return "docker", ["--builder", "docker", "--docker-host", sandbox.docker_host], env
     root = request.getfixturevalue("buildah_root")
-    return "buildah", ["--builder", "buildah", "--buildah-root", root], {}
+    if shutil.which("runc") is None:
+        need("runc is not installed (apt-get install runc)")
+    # These tests read what a RUN prints. buildah's chroot runtime exits with the command's
+    # status without waiting for the goroutine that relays the command's output, so on a busy
+    # machine a RUN's whole output can be missing from the log (3 builds in 135 at load 9-14;
+    # still so upstream): the oci runtime (runc) relays all of it before it returns. buildah
+    # keeps RUN --mount=type=cache directories in $TMPDIR/buildah-cache, shared by every build
+    # on the machine: each test session gets its own, as the docker sandbox's BuildKit does.
+    tmp = Path(root).parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {"BUILDAH_ISOLATION": "oci", "TMPDIR": str(tmp)}
+    return "buildah", ["--builder", "buildah", "--buildah-root", root], env
 
 
 MOUNTS = f"""FROM {BASE_IMAGE}
