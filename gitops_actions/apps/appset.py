@@ -208,13 +208,13 @@ def _params(
     if not isinstance(config, dict):
         raise _Unread(f"{kind or 'empty'} generator is not read")
     if kind == "list":
-        if config.get("elementsYaml"):
-            raise _Unread("list generator: elementsYaml is not read")
-        return [e for e in config.get("elements") or () if isinstance(e, dict)]
+        return [*_elements(config.get("elements")), *_elements_yaml(config.get("elementsYaml"))]
     if kind == "git":
-        if config.get("pathParamPrefix"):
-            raise _Unread("git generator: pathParamPrefix not read")
-        return _with_values(list(_git_params(repo, config)), config, fill, "git")
+        found = list(_git_params(repo, config))
+        prefix = str(config.get("pathParamPrefix") or "")
+        if prefix:  # the path's parameters go under the prefix, a file's keys stay
+            found = [{**_without(p, "path"), prefix: {"path": p["path"]}} for p in found]
+        return _with_values(found, config, fill, "git")
     if kind == "clusters":
         return _cluster_params(repo, config, notes, fill)
     if kind in ("matrix", "merge") and depth > 0:
@@ -224,6 +224,27 @@ def _params(
         keys = [str(k) for k in config.get("mergeKeys") or ()]
         return _merge(repo, children, keys, notes, depth - 1, fill)
     raise _Unread(f"{kind} generator is not read: its parameters are not in the repo")
+
+
+def _elements(items: Any) -> list[dict[str, Any]]:
+    return [e for e in items if isinstance(e, dict)] if isinstance(items, list) else []
+
+
+def _elements_yaml(text: Any) -> list[dict[str, Any]]:
+    """``elementsYaml``: a YAML list of elements (in a matrix, often made from the first
+    generator's parameters: ``{{ .key.components | toJson }}``)."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    if "{{" in text:
+        raise _Unread("list generator: elementsYaml keeps a placeholder no generator fills")
+    docs = parse(text.encode())
+    if len(docs) != 1 or not isinstance(docs[0], list):
+        raise _Unread("list generator: elementsYaml is not a YAML list")
+    return _elements(docs[0])
+
+
+def _without(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != key}
 
 
 def _matrix(
@@ -482,13 +503,13 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(_flat(value, name + "."))
-            if "path" in value and not prefix and key == "path":
-                flat[name] = str(value["path"])
+            if key == "path" and "path" in value and (not prefix or "segments" in value):
+                flat[name] = str(value["path"])  # a git generator's path (under its prefix)
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 flat[f"{name}[{index}]"] = str(item)
-                if name == "path.segments":
-                    flat[f"path[{index}]"] = str(item)
+                if name.endswith("path.segments"):
+                    flat[f"{name.removesuffix('.segments')}[{index}]"] = str(item)
         else:
             flat[name] = "" if value is None else str(value)
     if "path.path" in flat:

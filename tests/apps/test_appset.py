@@ -270,3 +270,20 @@ def test_git_directories_match_as_go_path_match(tmp_path: Path) -> None:
         "      destination: {namespace: '{{.path.basename}}'}\n",
     )
     assert sorted(made) == ["cert-manager"]
+
+
+def test_path_param_prefix_in_the_plain_style(tmp_path: Path) -> None:
+    made = with_set(
+        tmp_path,
+        "prefixed",
+        "  generators:\n"
+        "    - git:\n        repoURL: " + URL + "\n        pathParamPrefix: addon\n"
+        "        directories: [{path: 'addons/*'}]\n"
+        "  template:\n    metadata: {name: '{{addon.path.basename}}'}\n"
+        "    spec:\n      source: {repoURL: " + URL + ", path: '{{addon.path}}'}\n"
+        "      destination: {namespace: '{{addon.path[0]}}'}\n",
+    )
+    assert {n: (e.path, e.build.default_namespace) for n, e in made.items()} == {
+        "cert-manager": ("addons/cert-manager", "addons"),
+        "ingress-nginx": ("addons/ingress-nginx", "addons"),
+    }

@@ -96,18 +96,30 @@ def test_a_template_edit_reaches_every_generated_application(tmp_path: Path) -> 
     assert {e.name for e in affected} >= set(n for n in namespaces if "envs" in n)
 
 
-def test_generator_fields_not_read_are_named(tmp_path: Path) -> None:
+def test_path_param_prefix_and_elements_yaml_in_a_matrix(tmp_path: Path) -> None:
+    """A matrix of git files (each listing components) and a list made from them with
+    elementsYaml; the git path's parameters under pathParamPrefix."""
     root = Path(shutil.copytree(ROOT, tmp_path / "repo"))
-    addons = root / "argocd/addons.yaml"
-    addons.write_text(
-        addons.read_text().replace("revision: HEAD", "revision: HEAD\n        pathParamPrefix: p")
+    (root / "tenants/team-a/components.yaml").write_text(
+        "components:\n  - {name: web, folder: apps/web}\n"
+        "  - {name: guestbook, folder: apps/guestbook}\n"
     )
-    model = apps.read(root, repo_url=URL)
-    assert (
-        "argocd/addons.yaml: ApplicationSet addons: git generator: pathParamPrefix not read"
-        in model.notes
+    (root / "argocd/components.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: components}\n"
+        "spec:\n  goTemplate: true\n  goTemplateOptions: [missingkey=error]\n  generators:\n"
+        "    - matrix:\n        generators:\n"
+        f"          - git:\n              repoURL: {URL}\n              pathParamPrefix: tenant\n"
+        "              files: [{path: 'tenants/*/components.yaml'}]\n"
+        "          - list:\n              elementsYaml: '{{ .components | toJson }}'\n"
+        "  template:\n    metadata: {name: '{{ .tenant.path.basename }}-{{ .name }}'}\n"
+        f"    spec:\n      source: {{repoURL: {URL}, path: '{{{{ .folder }}}}'}}\n"
+        "      destination: {namespace: '{{ index .tenant.path.segments 1 }}'}\n"
     )
-    assert not any(e.name.startswith("argocd/addons.yaml") for e in model.entries)
+    found = made(apps.read(root, repo_url=URL))
+    assert {n: v for n, v in found.items() if "components" in n} == {
+        "argocd/components.yaml#team-a-web": ("apps/web", "team-a"),
+        "argocd/components.yaml#team-a-guestbook": ("apps/guestbook", "team-a"),
+    }
 
 
 def test_git_generator_values_filled_from_each_folder(tmp_path: Path) -> None:
