@@ -191,14 +191,13 @@ class DockerCli:
             return
         import tempfile
 
-        images = []
+        ids = []
         with tempfile.TemporaryDirectory(prefix="gitops-iid-") as tmp:
             for platform in spec.platforms:
                 log(f"{self.how}: {platform}")
-                iid = Path(tmp) / "iid"
-                self._build(spec, log, platform, (), iid)
-                images.append(self._platform_image(platform, iid.read_text().strip(), log))
-        self.images = tuple(images)
+                self._build(spec, log, platform, (), Path(tmp) / "iid")
+                ids.append((Path(tmp) / "iid").read_text().strip())
+        self.images = self._platform_images(spec.platforms, ids, log)
 
     def _build(
         self,
@@ -231,14 +230,20 @@ class DockerCli:
                 f"{self.how} failed (exit {code})" + (f" for {platform}" if iidfile else "")
             )
 
-    def _platform_image(self, platform: str, image: str, log: Log) -> PlatformImage:
-        """The image built for ``platform``, as its config says (the engine's word)."""
-        inspect = [self.cli, "image", "inspect", "--format", PLATFORM_FORMAT, image]
-        said = proc.run(inspect, env=self.env, timeout=60).stdout.strip()
-        built = platform_image(platform, image, said)
-        if built is None:
-            raise log.failed(f"{self.how} gave a {said.rstrip('/')} image for {platform}")
-        return built
+    def _platform_images(
+        self, platforms: tuple[str, ...], ids: list[str], log: Log
+    ) -> tuple[PlatformImage, ...]:
+        """Each image built, with the platform its config says (the engine's word), which
+        must be the one asked for."""
+        inspect = [self.cli, "image", "inspect", "--format", PLATFORM_FORMAT, *ids]
+        said = proc.run(inspect, env=self.env, timeout=60).stdout.split()
+        images = []
+        for platform, image, config in zip(platforms, ids, said, strict=True):
+            built = platform_image(platform, image, config)
+            if built is None:
+                raise log.failed(f"{self.how} gave a {config.rstrip('/')} image for {platform}")
+            images.append(built)
+        return tuple(images)
 
     def push_image(self, image: str, ref: str, auth_file: Path | None, log: Log) -> str:
         """Push local ``image`` as ``ref`` (the tag moves to it)."""

@@ -128,7 +128,7 @@ def _split(items: tuple[str, ...]) -> list[str]:
 
 def _platforms(items: tuple[str, ...]) -> tuple[str, ...]:
     """``--platform`` values as OS[/ARCH[/VARIANT]], as the engines take them."""
-    found = tuple(_split(items))
+    found = tuple(dict.fromkeys(_split(items)))  # each once: an index lists a platform once
     for platform in found:
         if not _PLATFORM.match(platform):
             raise UsageError(f"--platform {platform!r}: expected OS/ARCH or OS/ARCH/VARIANT")
@@ -266,6 +266,8 @@ def run(opts: Options, ctx: Context) -> StepResult:
     }
     rows = "".join(f"| `{ref}` | `{digest or 'not pushed'}` |\n" for ref in refs)
     summary = f"### Image built with {builder.how}\n\n| reference | digest |\n|---|---|\n{rows}"
+    if len(platforms) > 1:
+        summary += f"\nOne image index for {', '.join(platforms)}.\n"
     verb = "built, pushed and verified" if opts.push else "built"
     return StepResult("changed", f"{verb} {pinned}", outputs, summary)
 

@@ -65,7 +65,7 @@ def test_two_platforms_make_an_index_on_every_tag(
     registry = docker_sandbox.registry
     repository = f"acme/multi-{len(tags)}"
     context = context_dir(tmp_path, SCRATCH, **{"hello.txt": "hello\n"})
-    output = tmp_path / "output"
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
     proc = build(
         docker_sandbox,
         docker_cli | {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)},
@@ -78,8 +78,13 @@ def test_two_platforms_make_an_index_on_every_tag(
         "team=shop",
         "--platform",
         "linux/amd64,linux/arm64",
+        "--platform",
+        "linux/amd64",  # once is enough
+        "--summary-file",
+        str(summary),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "One image index for linux/amd64, linux/arm64." in summary.read_text()
     text = output.read_text()
     digest = text.split("digest=", 1)[1].split("\n", 1)[0]
     assert "platforms=linux/amd64,linux/arm64\n" in text
