@@ -9,13 +9,19 @@ that both sides rebuild the same two steps and push the same amount. For each bu
            with the same OCI labels (and, for buildah, annotations) that build sets
   ours:    `gitops-actions build --builder ...` (probe, build, push, digest verification)
 
+and `docker-multi`, two platforms (`FROM scratch` + `COPY`: no emulation) with the docker CLI:
+
+  direct:  per platform `docker build --platform` + `docker push` to a tag of its own, then
+           `docker manifest create` + `docker manifest push` (what a user would script)
+  ours:    `gitops-actions build --builder docker --platform linux/amd64,linux/arm64`
+
 and the medians are compared, wall and CPU (of every process each side starts; the engine's
 and registry's own work is in neither), with the load average before and after. What we add
 is a fixed cost (Python start-up, one `docker version`, one HEAD per tag), printed in ms as
 well: the percentage shrinks as builds grow. Target: overhead < 5 %.
 
 Run (as root, with docker.io, docker-registry, buildah, busybox-static installed):
-    .venv/bin/python bench/build.py [--rounds 5] [--builder docker|buildah]
+    .venv/bin/python bench/build.py [--rounds 5] [--builder docker|buildah|docker-multi]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from gitops_actions.sandbox import DockerSandbox
 
 BASE = "localhost/busybox-base"
 DOCKERFILE = f"FROM {BASE}\nRUN busybox sha256sum /etc/* > /sums 2>/dev/null; true\nCOPY . /app\n"
+PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
 def sh(cmd: list[str], env: dict[str, str]) -> None:
@@ -48,7 +55,9 @@ def sh(cmd: list[str], env: dict[str, str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per side and builder")
-    parser.add_argument("--builder", choices=("docker", "buildah"), help="only this builder")
+    parser.add_argument(
+        "--builder", choices=("docker", "buildah", "docker-multi"), help="only this builder"
+    )
     args = parser.parse_args()
     why = DockerSandbox.why_not()
     for program in ("buildah", "busybox"):
@@ -128,11 +137,31 @@ def run(work: Path, sandbox: DockerSandbox, rounds: int, only: str | None) -> in
         options = ["--builder", "buildah", "--buildah-root", str(root)]
         sh([*ours, *options, "--image", f"{registry}/b/ours", "--tags", tag], env)
 
+    multi = work / "Dockerfile.multi"
+    multi.write_text("FROM scratch\nCOPY . /app\n")
+
+    def multi_direct(tag: str) -> None:
+        ref = f"{registry}/m/direct:{tag}"
+        refs = [f"{ref}-{platform.split('/')[1]}" for platform in PLATFORMS]
+        for platform, one in zip(PLATFORMS, refs, strict=True):
+            build = ["build", "--network=host", "--platform", platform, "-f", str(multi)]
+            sh(["docker", *build, "-t", one, *same_labels(tag, "--label"), str(context)], env)
+            sh(["docker", "push", one], env)
+        sh(["docker", "manifest", "create", "--insecure", ref, *refs], env)
+        sh(["docker", "manifest", "push", "--purge", "--insecure", ref], env)
+
+    def multi_ours(tag: str) -> None:
+        options = ["--builder", "docker", "--file", str(multi), "--platform", ",".join(PLATFORMS)]
+        sh([*ours, *options, "--image", f"{registry}/m/ours", "--tags", tag], env)
+
     sides: dict[str, dict[str, Callable[[str], None]]] = {
         "docker": {"direct": docker_direct, "ours": docker_ours},
         "buildah": {"direct": buildah_direct, "ours": buildah_ours},
+        "docker-multi": {"direct": multi_direct, "ours": multi_ours},
     }
-    print(f"build + push of a 3-file context on a busybox base, {rounds} rounds per side")
+    print(
+        f"build + push of a 3-file context (busybox base; docker-multi: scratch), {rounds} rounds"
+    )
     print(f"load average {loadavg()}")
     print(f"{'builder':8} {'side':6} {'wall s':>7} {'cpu s':>7}")
     for builder, actions in sides.items():
