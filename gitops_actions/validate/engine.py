@@ -52,6 +52,7 @@ class Source:
     text: str | None = None
     json: bool = False
     origin: str = ""  # "kustomize overlays/prod", "helm charts/web"
+    namespace: str = ""  # for namespaced resources without one (an Argo CD directory app's)
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def _check_resource(
     meta = value.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
     name = meta.get("name") or ""  # generateName makes a new name each time: no duplicates
-    namespace = meta.get("namespace") or ""
+    namespace = meta.get("namespace") or source.namespace
     if catalog.namespaced(api_version, kind) is False:
         namespace = ""
     resource = Resource(api_version, kind, str(namespace), str(name))

@@ -69,7 +69,11 @@ def validate(request: Request) -> Outcome:
             if entry.kind == "plain" or entries.directory(entry):
                 sources += [
                     engine.Source(
-                        f, entry.group, json=f.endswith(".json"), origin=entries.label(entry)
+                        f,
+                        entry.group,
+                        json=f.endswith(".json"),
+                        origin=entries.label(entry),
+                        namespace=entry.build.default_namespace,  # as Argo CD applies it
                     )
                     for f in entries.plain_sources(planned.root, entry)
                 ]

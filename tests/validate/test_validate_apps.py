@@ -130,3 +130,32 @@ def test_helmfile_files_of_a_bootstrap_step_are_skipped_as_not_resources(repo: P
         ("bootstrap/helmfile/apps.yaml", "helmfile configuration"),
         ("tools/helmfile.yaml", "helmfile configuration"),
     ]
+
+
+PLATFORM = "https://github.com/example/platform.git"
+
+
+@pytest.mark.parametrize(
+    ("repo", "url"),
+    [("argocd-gotemplate", PLATFORM), ("flux-vars", "https://github.com/example/fleet")],
+    indirect=["repo"],
+)
+def test_generated_apps_and_generated_variables_pass(repo: Path, url: str) -> None:
+    """Directory apps of one folder in two namespaces (web-dev, web-prod) are no
+    duplicates: Argo CD puts each in its destination namespace. Substitutions come from
+    generated ConfigMaps and Secrets, so no variable is left unresolved."""
+    outcome = validate(Request(paths=(".",), workers=1, repo_url=url))
+    assert outcome.findings == ()
+
+
+@pytest.mark.parametrize("repo", ["argocd-gotemplate"], indirect=True)
+def test_directory_apps_in_one_namespace_are_duplicates(repo: Path) -> None:
+    envs = repo / "argocd/envs.yaml"
+    envs.write_text(envs.read_text().replace("'{{ printf \"%s-%s\" .path.basename .env }}'", "web"))
+    outcome = validate(Request(paths=(".",), workers=1, repo_url=PLATFORM))
+    assert sorted(f"{f.file}: {f.message}" for f in outcome.findings) == [
+        "apps/web/deployment.yaml: Deployment web/web is defined again (first in"
+        " apps/web/deployment.yaml:1)",
+        "apps/web/service.yaml: Service web/web is defined again (first in"
+        " apps/web/service.yaml:1)",
+    ]
