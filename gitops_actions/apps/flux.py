@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from gitops_actions.apps import generated
+from gitops_actions.apps import applied, generated
 from gitops_actions.apps.model import Build, EntryPoint
 from gitops_actions.apps.objects import Object, Repo, mapping, normpath
 from gitops_actions.apps.source import same_repo
@@ -21,34 +21,20 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[=-])?")  # up to the default
 
 
 def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
-    """Entry points, and notes about Kustomizations that are not (another source...)."""
+    """Entry points, and notes about Kustomizations that are not (another source...);
+    each Kustomization as the one rendering it applies it (``applied``)."""
     ours = elsewhere(repo, repo_url)
     artifacts = _artifacts(repo, ours)
+
+    def resolve(obj: Object) -> EntryPoint | str:
+        return _resolve(repo, obj, ours, artifacts)
+
+    objects = list(repo.of_kind(API, "Kustomization"))
     paths = set()
-    for obj in repo.of_kind(API, "Kustomization"):
-        spec = obj.spec
-        ref = mapping(spec.get("sourceRef"))
-        label = f"{obj.file}: Kustomization {obj.name}"
-        kind = str(ref.get("kind") or "GitRepository")
-        namespace, name = str(ref.get("namespace") or obj.namespace), str(ref.get("name"))
-        path = normpath(".", str(spec.get("path") or "."))
-        if kind == "ExternalArtifact" and (namespace, name) in artifacts:
-            found = _in_artifact(_nearest(artifacts[(namespace, name)], obj.file), path)
-            if found is None:
-                yield f"{label}: spec.path {spec.get('path')!r} is not in artifact {name}"
-                continue
-            path = found
-        elif kind != "GitRepository":
-            yield f"{label}: its source is {kind} {ref.get('name')}, not this repo"
-            continue
-        elif ours(namespace, name):
-            yield f"{label}: its source {ours(namespace, name)} is another repo"
-            continue
-        if not repo.is_dir(path):
-            yield f"{label}: spec.path {spec.get('path')!r} is not in the repo"
-            continue
-        paths.add(path)
-        yield _entry(repo, obj, path)
+    for found in applied.as_applied(objects, [resolve(o) for o in objects], resolve):
+        if isinstance(found, EntryPoint):
+            paths.add(found.path)
+        yield found
     for folder in sorted(repo.folders):
         names = repo.folders[folder]
         parent = folder.rpartition("/")[0] or "."
@@ -59,6 +45,32 @@ def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
         bootstrap = next((n for n in ("gotk-sync.yaml", "gotk-components.yaml") if n in names), "")
         if bootstrap:  # what `flux bootstrap --path` applies, whether or not the file says so
             yield _entry(repo, _bootstrap(f"{folder}/{bootstrap}", parent), parent)
+
+
+def _resolve(
+    repo: Repo,
+    obj: Object,
+    ours: Callable[[str, str], str],
+    artifacts: dict[tuple[str, str], list[tuple[str, Rules]]],
+) -> EntryPoint | str:
+    spec = obj.spec
+    ref = mapping(spec.get("sourceRef"))
+    label = f"{obj.file}: Kustomization {obj.name}"
+    kind = str(ref.get("kind") or "GitRepository")
+    namespace, name = str(ref.get("namespace") or obj.namespace), str(ref.get("name"))
+    path = normpath(".", str(spec.get("path") or "."))
+    if kind == "ExternalArtifact" and (namespace, name) in artifacts:
+        found = _in_artifact(_nearest(artifacts[(namespace, name)], obj.file), path)
+        if found is None:
+            return f"{label}: spec.path {spec.get('path')!r} is not in artifact {name}"
+        path = found
+    elif kind != "GitRepository":
+        return f"{label}: its source is {kind} {ref.get('name')}, not this repo"
+    elif ours(namespace, name):
+        return f"{label}: its source {ours(namespace, name)} is another repo"
+    if not repo.is_dir(path):
+        return f"{label}: spec.path {spec.get('path')!r} is not in the repo"
+    return _entry(repo, obj, path)
 
 
 def elsewhere(repo: Repo, repo_url: str) -> Callable[[str, str], str]:
@@ -120,14 +132,7 @@ def _artifacts(
 
 def _nearest(candidates: list[tuple[str, Rules]], file: str) -> Rules:
     """The rules of the generator whose file shares the longest folder path with ``file``."""
-
-    def shared(other: str) -> int:
-        a, b = other.split("/")[:-1], file.split("/")[:-1]
-        return next(
-            (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
-        )
-
-    return max(candidates, key=lambda c: shared(c[0]))[1]
+    return max(candidates, key=lambda c: _shared(c[0], file))[1]
 
 
 def _in_artifact(rules: Rules, path: str) -> str | None:
