@@ -39,10 +39,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: requests are counted, not printed."""
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        """``headers`` may carry the Content-Length of a HEAD's answer (a blob's size, which
+        a client reads from it); otherwise it is the body's."""
         self.send_response(status)
+        length = str(len(body))
         for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+            if key.lower() == "content-length":
+                length = value
+            else:
+                self.send_header(key, value)
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -83,7 +89,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(
             answer.status,
             data,
-            {k: v for k, v in answer.getheaders() if k.lower() not in HOP | {"content-length"}},
+            {
+                k: v
+                for k, v in answer.getheaders()
+                if k.lower() not in HOP and (k.lower() != "content-length" or not data)
+            },
         )
 
     def _authorized(self) -> bool:
