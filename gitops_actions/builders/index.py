@@ -6,7 +6,7 @@ to the first tag (the registry keeps each manifest by digest; no other tag is ma
 what it stored for each (digest, size, media type) over HTTP API v2, then puts one index
 listing them to every tag: a Docker manifest list over Docker manifests, an OCI index over
 OCI ones. Until the index lands the first tag holds the last platform pushed; a failure
-says what each tag holds.
+before it lands puts back what the first tag held, and says what each tag holds.
 """
 
 from __future__ import annotations
@@ -75,6 +75,11 @@ def digest_of(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def short(digest: str) -> str:
+    """A digest as an error line quotes it: ``sha256:`` and 12 hex digits, as docker does."""
+    return digest[:19]
+
+
 def render(children: list[Child]) -> tuple[str, bytes]:
     """(media type, bytes) of the index listing ``children``, in the order built."""
     kinds = {child.media_type for child in children}
@@ -103,7 +108,7 @@ def stored(api: registry.Api, image: PlatformImage, digest: str) -> Child:
     media_type, body = api.manifest(digest)
     if digest_of(body) != digest:
         raise ExternalError(
-            f"{api.host} serves other bytes for {api.repository}@{digest}", transient=False
+            f"{api.host} serves other bytes for {api.repository}@{short(digest)}", transient=False
         )
     return Child(image, media_type, digest, len(body))
 
@@ -123,6 +128,11 @@ def push(
         say(f"{error}; attempt {attempt} in {pause:.1f}s")
 
     api = registry.Api(imageref.parse(refs[0]).name, credentials)
+    first = imageref.parse(refs[0]).tag or "latest"
+    try:  # what the first tag holds, to put back if no index replaces the images pushed to it
+        before = api.find(first)
+    except GitopsError:
+        before = None
     pushed: list[tuple[str, str]] = []  # (platform, digest) as the first tag took them
     children: list[Child] = []
     done: list[str] = []
@@ -160,17 +170,28 @@ def push(
                 )
             done.append(ref)
     except GitopsError as error:
-        error.message = f"{error.message}; {left(refs, pushed, done)}"
+        restored = ""
+        if pushed and not done and before is not None:
+            try:
+                api.put_manifest(first, *before)
+                restored = digest_of(before[1])
+            except GitopsError:
+                pass
+        error.message = f"{error.message}; {left(refs, pushed, done, restored)}"
         raise
     say(f"index {digest} ({media_type}) on {', '.join(refs)}")
     return digest
 
 
-def left(refs: list[str], pushed: list[tuple[str, str]], done: list[str]) -> str:
-    """What each tag holds after a failed publication, for the error."""
-    if not pushed:
-        return "no tag was changed"
-    held = f"{pushed[-1][0]} image alone ({pushed[-1][1]})"
+def left(
+    refs: list[str], pushed: list[tuple[str, str]], done: list[str], restored: str = ""
+) -> str:
+    """What each tag holds after a failed publication, for the error: ``restored`` is the
+    digest put back on the first tag, which held it before the images were pushed."""
+    if not pushed or restored:
+        again = f" ({refs[0]} holds {short(restored)} again)" if restored else ""
+        return f"no tag was changed{again}"
+    held = f"{pushed[-1][0]} image alone ({short(pushed[-1][1])})"
     if not done:
         rest = ", ".join(refs[1:])
         return f"no index was pushed: {refs[0]} holds the {held}" + (

@@ -205,11 +205,20 @@ class Api:
 
     def manifest(self, reference: str) -> tuple[str, bytes]:
         """(media type, bytes) of the manifest or index at ``reference`` (tag or digest)."""
+        found = self.find(reference)
+        if found is None:
+            raise self.failure(f"GET of {self.repository}@{reference[:19]}", 404, b"")
+        return found
+
+    def find(self, reference: str) -> tuple[str, bytes] | None:
+        """``manifest``, or None when the registry has none at ``reference`` (HTTP 404)."""
         status, answer, body = self.ask(
             "GET", f"manifests/{reference}", {"Accept": ", ".join(MANIFEST_TYPES)}
         )
+        if status == 404:
+            return None
         if status != 200:
-            raise self.failure(f"GET of {self.repository} manifest {reference}", status, body)
+            raise self.failure(f"GET of {self.repository}@{reference[:19]}", status, body)
         return answer.get("content-type", "").split(";")[0].strip(), body
 
     def put_manifest(self, reference: str, media_type: str, body: bytes) -> str:

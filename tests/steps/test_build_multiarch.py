@@ -235,6 +235,32 @@ def test_a_failed_index_push_says_what_each_tag_holds(
     assert tags_of(registry, "acme/multi-partial") == ["a"]
 
 
+def test_a_failure_before_the_index_puts_the_first_tag_back(
+    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    """A moving tag (main) held an image: the platforms pushed to it are replaced by what it
+    held when the registry refuses to show what it stored."""
+    registry, repository = docker_sandbox.registry, "acme/multi-restored"
+    context = context_dir(tmp_path, SCRATCH, **{"hello.txt": "restored\n"})
+    with RegistryProxy(registry) as proxy:
+        image = ["--image", f"{proxy.address}/{repository}", "--tags", "main,extra"]
+        one = build(docker_sandbox, docker_cli, context, *image, "--platform", "linux/amd64")
+        assert one.returncode == 0, one.stdout + one.stderr
+        held = served_digest(registry, repository, "main")
+        (context / "hello.txt").write_text("changed\n")
+        proxy.fail(403, times=1, method="GET", path="/manifests/sha256:")
+        proc = build(
+            docker_sandbox, docker_cli, context, *image, "--platform", "linux/amd64,linux/arm64"
+        )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert "HTTP 403" in line, line
+    assert f"no tag was changed ({proxy.address}/{repository}:main holds {held[:19]} again)" in line
+    assert "linux/amd64 (" in proc.stdout and "linux/arm64 (" not in proc.stdout  # one pushed
+    for tag in ("main", "extra"):
+        assert served_digest(registry, repository, tag) == held
+
+
 def test_the_legacy_builder_refuses_several_platforms(
     docker_sandbox: DockerSandbox, tmp_path: Path
 ) -> None:
