@@ -227,7 +227,7 @@ def referenced(repo: Repo, obj: Object, kind: str, name: str) -> list[Object]:
     made by a kustomize generator: in its namespace first, then those applied nearest to
     ``obj`` first (see ``nearness``)."""
     named = [o for o in repo.named(kind, name) if o.api == "v1"]
-    named += generated.named(repo, kind, name)
+    named += generated.named(repo, kind, name, obj)
     found = [o for o in named if (o.namespace or obj.namespace) == obj.namespace] or named
     if len(found) > 1:
         found.sort(key=lambda o: -nearness(repo, o.file, obj.file))

@@ -1,19 +1,22 @@
 """ConfigMaps and Secrets that a kustomization's ``configMapGenerator`` or
 ``secretGenerator`` makes, as substitutions (Flux ``postBuild.substituteFrom``) and
-HelmRelease ``valuesFrom`` find them in the cluster: by name, so only those generated
-without the name hash (``options.disableNameSuffixHash`` or the kustomization's
-``generatorOptions``), named with the kustomization's ``namePrefix``/``nameSuffix``, in
-its ``namespace``. Their data as kustomize reads it: ``literals`` (``KEY=VALUE``, one pair
-of quotes removed), ``envs`` files (``KEY=VALUE`` lines, ``#`` comments) and ``files``
-(``[key=]path``: the file's text under its name)."""
+HelmRelease ``valuesFrom`` find them in the cluster: by name, so those generated without
+the name hash (``options.disableNameSuffixHash`` or the kustomization's
+``generatorOptions``), or with it where kustomize writes the hashed name into the object
+naming it (a ``nameReference`` of the kustomization's ``configurations``); named with the
+kustomization's ``namePrefix``/``nameSuffix``, in its ``namespace``. Their data as
+kustomize reads it: ``literals`` (``KEY=VALUE``, one pair of quotes removed), ``envs``
+files (``KEY=VALUE`` lines, ``#`` comments) and ``files`` (``[key=]path``: the file's text
+under its name)."""
 
 from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from gitops_actions.apps.objects import Object, Repo, mapping, normpath
+from gitops_actions.apps.objects import Object, Repo, mapping, normpath, parse
 from gitops_actions.errors import GitopsError
 from gitops_actions.secrets import REDACTOR
 
@@ -21,24 +24,53 @@ _KINDS = {"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"}
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # kustomize's IsEnvVarName
 
 
-def named(repo: Repo, kind: str, name: str) -> list[Object]:
-    """The generated ConfigMaps or Secrets of the repo with this kind and (final) name."""
+# the field of each referring kind that names a ConfigMap or Secret
+FIELDS = {
+    "HelmRelease": "spec/valuesFrom/name",
+    "Kustomization": "spec/postBuild/substituteFrom/name",
+}
+
+
+@dataclass
+class _Generator:
+    kind: str
+    folder: str
+    generator: dict[str, Any]
+    doc: dict[str, Any]
+    references: set[tuple[str, str]] | None  # hashed: (kind, path) rewritten to its name
+    made: Object | None = None
+
+
+def named(repo: Repo, kind: str, name: str, by: Object) -> list[Object]:
+    """The generated ConfigMaps or Secrets of the repo with this kind and (final) name that
+    ``by`` (a HelmRelease or a Flux Kustomization) finds: one without the name hash, or
+    one with it when ``by`` is built with it and its ``configurations`` tell kustomize to
+    write the hashed name into ``by``'s field (``nameReference``)."""
     if repo.generated_values is None:
         repo.generated_values = _index(repo)
-    found = repo.generated_values.get((kind, name))
-    if not found:
-        return []
-    if not isinstance(found[0], Object):  # read once per ref
-        found[:] = [_object(repo, *item) for item in found]
-    return list(found)
+    found = []
+    for item in repo.generated_values.get((kind, name), ()):
+        if item.references is not None and not _rewritten(repo, item, by):
+            continue
+        if item.made is None:  # read once per ref
+            item.made = _object(repo, item.kind, item.folder, item.generator, item.doc)
+        found.append(item.made)
+    return found
 
 
-Found = tuple[str, str, dict[str, Any], dict[str, Any]]  # kind, folder, generator, kustomization
+def _rewritten(repo: Repo, item: _Generator, by: Object) -> bool:
+    field = FIELDS.get(by.kind, "")
+    if not item.references or not ({(by.kind, field), ("", field)} & item.references):
+        return False
+    return any(
+        by.file == part or by.file.startswith(part + "/") or part == "."
+        for part in repo.closure(item.folder)
+    )
 
 
 def _index(repo: Repo) -> dict[tuple[str, str], list[Any]]:
     """Generators by the (kind, name) of what they make; nothing is read yet."""
-    index: dict[tuple[str, str], list[Any]] = {}  # Found, then the Objects made
+    index: dict[tuple[str, str], list[Any]] = {}
     for folder in sorted(repo.kustomizations):
         doc = repo.kustomizations[folder]
         if not any(doc.get(key) for key in _KINDS):
@@ -49,14 +81,35 @@ def _index(repo: Repo) -> dict[tuple[str, str], list[Any]]:
             for generator in generators if isinstance(generators, list) else ():
                 if not isinstance(generator, dict) or not generator.get("name"):
                     continue
-                options = mapping(generator.get("options"))
-                if not options.get("disableNameSuffixHash", hashless):
-                    continue  # its name ends in a hash: nothing names it as written
                 if str(generator.get("behavior") or "create") != "create":
                     continue  # merges into one of a base: its data is not here alone
+                references = None
+                if not mapping(generator.get("options")).get("disableNameSuffixHash", hashless):
+                    references = _name_references(repo, folder, doc, kind)
+                    if not references:
+                        continue  # its name ends in a hash nothing writes where it is named
                 final = _final_name(generator, doc)
-                index.setdefault((kind, final), []).append((kind, folder, generator, doc))
+                found = _Generator(kind, folder, generator, doc, references)
+                index.setdefault((kind, final), []).append(found)
     return index
+
+
+def _name_references(
+    repo: Repo, folder: str, doc: dict[str, Any], kind: str
+) -> set[tuple[str, str]]:
+    """The (referring kind, field path) pairs the kustomization's ``configurations`` add
+    to kustomize's ``nameReference`` for ``kind``: where the hashed name is written."""
+    found: set[tuple[str, str]] = set()
+    for ref in _list(doc.get("configurations")):
+        text = _text(repo, normpath(folder, str(ref)))
+        for config in parse(text.encode()) if text else ():
+            for entry in _list(mapping(config).get("nameReference")):
+                if mapping(entry).get("kind") != kind:
+                    continue
+                for spec in _list(mapping(entry).get("fieldSpecs")):
+                    spec = mapping(spec)
+                    found.add((str(spec.get("kind") or ""), str(spec.get("path") or "")))
+    return found
 
 
 def _final_name(generator: dict[str, Any], doc: dict[str, Any]) -> str:

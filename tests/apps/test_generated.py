@@ -64,13 +64,27 @@ def test_substituted_render(tmp_path: Path) -> None:
     assert deployment["metadata"]["labels"] == {"cluster": "production"}
 
 
+RELEASE = "apps/base/podinfo/release.yaml#podinfo/podinfo"
+
+
 def test_helm_release_values_from_a_generated_configmap() -> None:
-    release = entries()["apps/base/podinfo/release.yaml#podinfo/podinfo"]
+    """podinfo-values is generated with a name hash, which kustomize writes into the
+    HelmRelease's valuesFrom (the nameReference of kustomizeconfig.yaml)."""
+    release = entries()[RELEASE]
     assert release.build.helm is not None
     assert release.build.helm.values == (
         "ui:\n  color: '#34577c'\n  message: generated\nreplicaCount: 2\n"
     )
     assert "apps/base/podinfo/values/podinfo.yaml" in release.settings
+    assert release.notes == ()
+
+
+def test_a_hashed_name_nothing_rewrites_is_not_found(tmp_path: Path) -> None:
+    root = Path(shutil.copytree(ROOT, tmp_path / "repo"))
+    kustomization = root / "apps/base/podinfo/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().split("configurations:")[0])
+    release = {e.name: e for e in apps.read(root, repo_url=URL).entries}[RELEASE]
+    assert release.notes == ("valuesFrom ConfigMap podinfo-values is not in the repo",)
 
 
 def test_a_change_to_a_generator_input_affects_the_apps_using_it() -> None:
