@@ -375,6 +375,9 @@ _FUNCS: dict[str, tuple[str, Callable[..., Any]]] = {
 }
 
 
+NAMES = frozenset((*_FUNCS, "and", "or"))
+
+
 def call(name: str, args: Sequence[Thunk]) -> Any:
     if name == "and":
         return _and(args)

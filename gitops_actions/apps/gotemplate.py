@@ -372,6 +372,12 @@ class _Exec:
                 if stop.kind == "break":
                     break
 
+    def call(self, name: str, args: list[Callable[[], Any]]) -> Any:
+        if name not in gofuncs.NAMES and isinstance(self.root, dict) and name in self.root:
+            # the plain style's {{name}} in a Go template: Go does not parse it
+            raise TemplateError(f'function "{name}" not defined (a parameter is .{name})')
+        return gofuncs.call(name, args)
+
     def variable(self, name: str) -> Any:
         for scope in reversed(self.scopes):
             if name in scope:
@@ -402,7 +408,7 @@ class _Exec:
             ]
             if piped is not _NOTHING:
                 args.append(lambda: piped)
-            return gofuncs.call(value, args)
+            return self.call(value, args)
         if kind == "nil":
             raise TemplateError("nil is not a command")
         if len(operands) > 1 or piped is not _NOTHING:
@@ -425,7 +431,7 @@ class _Exec:
             pipe, chain = value
             return self.fields(self.pipe(pipe, dot), chain, "(...)")
         if kind == "func":
-            return gofuncs.call(value, [])
+            return self.call(value, [])
         raise TemplateError(f"unexpected {value!r}")
 
     def fields(self, value: Any, names: tuple[str, ...], start: str) -> Any:

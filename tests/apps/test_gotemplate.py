@@ -113,6 +113,7 @@ def test_missingkey_error(text: str, message: str) -> None:
         ("{{ if .on }}x", "without {{end}}"),
         ("{{ .name 1 }}", "can't give argument to non-function"),
         ('{{ "\\x" }}', "invalid escape"),
+        ("{{ name }}", r'function "name" not defined \(a parameter is .name\)'),  # plain style
     ],
 )
 def test_what_go_refuses_is_an_error(text: str, message: str) -> None:
