@@ -135,9 +135,18 @@ def references(doc: dict[str, Any]) -> Iterator[str]:
             yield str(entry)
         if (generator or {}).get("env"):
             yield str(generator["env"])
+    for replacement in doc.get("replacements") or ():  # a file of replacements, or inline
+        if isinstance(replacement, dict) and isinstance(replacement.get("path"), str):
+            yield replacement["path"]
+    openapi = doc.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield openapi["path"]
     for chart in doc.get("helmCharts") or ():
         if isinstance(chart, dict) and isinstance(chart.get("valuesFile"), str):
             yield chart["valuesFile"]
+        for extra in (chart.get("additionalValuesFiles") or ()) if isinstance(chart, dict) else ():
+            if isinstance(extra, str):
+                yield extra
 
 
 def _kustomization(folder: str | os.PathLike[str]) -> dict[str, Any] | None:

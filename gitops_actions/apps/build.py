@@ -116,7 +116,9 @@ def _build(root: Path, entry: EntryPoint, scratch: Path, env: Mapping[str, str] 
         pass
     folder = buildable(root, entry, doc, scratch)
     shown = entry.defined_in or str(folder)
-    done = renderer.render_kustomization(folder, env, unrestricted=doc is not None, shown=shown)
+    # Flux builds with kustomize's load restrictor off: files outside the path may be read
+    unrestricted = doc is not None or entry.kind == "flux"
+    done = renderer.render_kustomization(folder, env, unrestricted=unrestricted, shown=shown)
     return _from(entry, done, folder)
 
 

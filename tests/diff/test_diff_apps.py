@@ -309,3 +309,54 @@ def test_a_generated_secret_change_shows_redacted(repo: git.Repo) -> None:
     ]
     assert "production/apps.yaml" not in text
     assert "staging-token-7d2e8b" not in text and "rotated-9c0f3a" not in text
+
+
+def test_a_replacements_file_a_kustomization_reads_is_one_of_its_inputs(tmp_path: Path) -> None:
+    """``replacements: [{path: ...}]`` names a file the build reads: diff has it at both
+    refs (it exited 2, the file missing from what it had read out of git), and Flux reads
+    it from outside the path (it builds with kustomize's load restrictor off)."""
+    if shutil.which("kubectl") is None:
+        need("kubectl (with kustomize) is not installed")
+    root = tmp_path / "config"
+    write_tree(
+        root,
+        {
+            "clusters/main/web.yaml": (
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+                "metadata: {name: web, namespace: flux-system}\n"
+                "spec:\n  interval: 1h\n  path: ./apps/web\n  prune: true\n"
+                "  sourceRef: {kind: GitRepository, name: flux-system}\n"
+            ),
+            "components/replacements/namespace.yaml": (
+                "source: {kind: ConfigMap, name: settings, fieldPath: data.namespace}\n"
+                "targets:\n  - select: {kind: Deployment}\n"
+                "    fieldPaths: [spec.template.metadata.labels.space]\n"
+            ),
+            "apps/web/kustomization.yaml": (
+                "resources: [settings.yaml, deployment.yaml]\n"
+                "replacements:\n  - path: ../../components/replacements/namespace.yaml\n"
+            ),
+            "apps/web/settings.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"
+                "data: {namespace: web}\n"
+            ),
+            "apps/web/deployment.yaml": (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+                "  selector: {matchLabels: {app: web}}\n  template:\n"
+                "    metadata: {labels: {app: web, space: x}}\n"
+                "    spec: {containers: [{name: web, image: 'nginx:1.27'}]}\n"
+            ),
+        },
+    )
+    repo = git.init(root)
+    repo.add()
+    repo.commit("initial")
+    change(repo, "apps/web/deployment.yaml", "nginx:1.27", "nginx:1.28")
+    change(repo, "apps/web/settings.yaml", "namespace: web", "namespace: shop")
+    assert summaries(diff(repo)) == {
+        "clusters/main/web.yaml#flux-system/web": [
+            "changed ConfigMap /settings: data.namespace: web -> shop",
+            "changed Deployment /web: spec.template.metadata.labels.space: web -> shop; "
+            "spec.template.spec.containers[web].image: nginx:1.27 -> nginx:1.28",
+        ]
+    }
