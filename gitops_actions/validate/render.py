@@ -29,6 +29,8 @@ from gitops_actions.yamlread import loader
 
 RENDER_TIMEOUT = 180
 _NEEDS_HELM = "must specify --enable-helm"
+_ACCUMULATING = re.compile(r"accumulating resources from '([^']+)'")
+_REMOTE = re.compile(r"(?:[a-z][a-z0-9+.-]*://|git@|(?:github|gitlab|bitbucket)\.(?:com|org)/)")
 HELM_CHARTS_SKIPPED = (
     "its helmCharts are inflated only by kustomize --enable-helm, which downloads the "
     "charts, so it was not rendered offline"
@@ -101,6 +103,10 @@ def render_kustomization(
         output = err.stderr or err.stdout
         if _NEEDS_HELM in output:  # valid input, but not renderable offline
             return Rendered(directory, "kustomize", shown, skipped=HELM_CHARTS_SKIPPED)
+        remote = next((u for u in _ACCUMULATING.findall(output) if _REMOTE.match(u)), None)
+        if remote is not None:  # not the repo's to fix: its remote base is out of reach
+            why = f"its remote resource {remote} could not be fetched, so it was not rendered"
+            return Rendered(directory, "kustomize", shown, skipped=why)
         return Rendered(directory, "kustomize", shown, error=_last_error(output))
     except ExternalError as err:
         return Rendered(directory, "kustomize", shown, error=err.message)

@@ -170,3 +170,27 @@ def test_a_kustomization_inflating_helm_charts_is_skipped_with_the_reason(
         }
     ]
     assert report["summary"]["resources"] == 1  # the Service beside it is still checked
+
+
+@pytest.mark.parametrize(
+    "remote",
+    ["https://git.example.test/fleet//base?ref=v1", "https://files.example.test/app.yaml"],
+)
+def test_a_remote_base_out_of_reach_is_skipped_with_the_reason(remote: str, tmp_path: Path) -> None:
+    """A base in another repo (an Argo CD autopilot bootstrap, a release's install.yaml)
+    is fetched by kustomize; offline, the kustomization is reported as not rendered, not
+    as broken input. (``.test`` hosts never resolve.)"""
+    if shutil.which("kubectl") is None:
+        need("kubectl (its built-in kustomize renders kustomizations)")
+    (tmp_path / "apps/web").mkdir(parents=True)
+    (tmp_path / "apps/web/kustomization.yaml").write_text("resources: [../base]\n")
+    (tmp_path / "apps/base").mkdir(parents=True)
+    (tmp_path / "apps/base/kustomization.yaml").write_text(f"resources: ['{remote}']\n")
+    done = run_cli("validate", "apps", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["skipped"] == [
+        {
+            "file": "apps/web",
+            "reason": f"its remote resource {remote} could not be fetched, so it was not rendered",
+        }
+    ]
