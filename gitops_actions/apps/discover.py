@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,6 +35,12 @@ TOOL_FILES = {
     "mkdocs.yml": "MkDocs configuration",
     "values.schema.json": "Helm values schema",
 }
+
+
+# a Helm values file by its name (values.yaml, values-prod.yaml, app.values.yaml ...): one
+# a generator fills in (a path of an ApplicationSet of goTemplate) is not seen referenced
+_VALUES_NAME = re.compile(r"(?:values(?:[-._].*)?|.*[-._]values)\.ya?ml")
+_RESOURCE_KEY = re.compile(rb"^(?:apiVersion|kind):", re.MULTILINE)
 
 
 def _helmfile(path: str) -> bool:
@@ -94,6 +101,9 @@ def discover(
             if not name.endswith(MANIFEST) or name in KUSTOMIZATION_FILES or name[0] == ".":
                 continue
             if path in skipped_files or _covered(path, covered):
+                continue
+            if _VALUES_NAME.fullmatch(name) and not _RESOURCE_KEY.search(repo.tree.read(path)):
+                skipped.append(Skipped(path, "Helm values file (by its name; nothing names it)"))
                 continue
             plain.append(path)
     folders: dict[str, list[str]] = {}

@@ -159,3 +159,33 @@ def test_directory_apps_in_one_namespace_are_duplicates(repo: Path) -> None:
         "apps/web/service.yaml: Service web/web is defined again (first in"
         " apps/web/service.yaml:1)",
     ]
+
+
+@pytest.mark.parametrize("repo", ["argocd"], indirect=True)
+def test_helm_values_files_nothing_names_are_skipped_by_their_name(repo: Path) -> None:
+    """Values files an ApplicationSet of Go templates picks by a cluster's annotations are
+    named by no path the model can read; their names say what they are. A resource whose
+    name looks the same is still validated."""
+    write_tree(
+        repo,
+        {
+            "environments/default/addons/ingress/values.yaml": "replicaCount: 2\n",
+            "environments/prod/addons/ingress/ingress-values.yaml": "controller: {kind: x}\n",
+            "environments/prod/addons/ingress/values.prod.yml": "- a list\n",
+            "environments/prod/settings-values.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: 1}\n"
+            ),
+        },
+    )
+    outcome = validate(Request(paths=("environments",), workers=1))
+    assert sorted(s.file for s in outcome.skipped) == [
+        "environments/default/addons/ingress/values.yaml",
+        "environments/prod/addons/ingress/ingress-values.yaml",
+        "environments/prod/addons/ingress/values.prod.yml",
+    ]
+    assert {s.reason for s in outcome.skipped} == {
+        "Helm values file (by its name; nothing names it)"
+    }
+    [finding] = outcome.findings  # the ConfigMap is checked: data values are strings
+    assert finding.file == "environments/prod/settings-values.yaml"
+    assert finding.check == "schema"
