@@ -67,23 +67,45 @@ def _resolve(
     elif kind != "GitRepository":
         return f"{label}: its source is {kind} {ref.get('name')}, not this repo"
     elif ours(namespace, name):
-        return f"{label}: its source {ours(namespace, name)} is another repo"
+        return f"{label}: its source {ours(namespace, name)} is another repo or branch"
     if not repo.is_dir(path):
         return f"{label}: spec.path {spec.get('path')!r} is not in the repo"
     return _entry(repo, obj, path)
 
 
 def elsewhere(repo: Repo, repo_url: str) -> Callable[[str, str], str]:
-    """For a GitRepository (namespace, name): its URL when it is another repo; "" when it
-    is this one, or is not defined in the repo (like the bootstrap ``flux-system``)."""
+    """For a GitRepository (namespace, name): its URL when it is another repo, or another
+    branch of this one (a ref other than the ``flux-system`` source's, like a tenant's
+    branch); "" when it is this one, or is not defined in the repo (like the bootstrap
+    ``flux-system``)."""
     sources = {(o.namespace, o.name): o for o in repo.of_kind(SOURCE_API, "GitRepository")}
+    ours = [o for o in sources.values() if _ours(o, repo_url)]
+    home = {_ref(o) for o in ours if o.name == "flux-system"}
 
     def url_of(namespace: str, name: str) -> str:
         source = sources.get((namespace, name))
         url = str(source.spec.get("url") or "") if source else ""
-        return url if url and repo_url and not same_repo(url, repo_url) else ""
+        if source is None or not url or not repo_url:
+            return ""
+        if not same_repo(url, repo_url):
+            return url
+        ref = _ref(source)
+        if home and ref not in home:
+            return f"{url} ({', '.join(f'{k} {v}' for k, v in ref) or 'its default branch'})"
+        return ""
 
     return url_of
+
+
+def _ours(source: Object, repo_url: str) -> bool:
+    url = str(source.spec.get("url") or "")
+    return bool(url and repo_url and same_repo(url, repo_url))
+
+
+def _ref(source: Object) -> tuple[tuple[str, str], ...]:
+    """The ref a GitRepository follows (branch, tag, semver, name, commit)."""
+    ref = mapping(source.spec.get("ref"))
+    return tuple(sorted((str(k), str(v)) for k, v in ref.items() if isinstance(v, str | int)))
 
 
 def _bootstrap(file: str, path: str) -> Object:

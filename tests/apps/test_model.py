@@ -17,7 +17,7 @@ from gitops_actions.apps import flux
 from gitops_actions.apps.source import canonical
 from gitops_actions.diff.tree import DiskTree
 
-from support import need
+from support import need, write_tree
 
 DATA = Path(__file__).parent.parent / "data" / "apps"
 MONOREPO = DATA / "flux-monorepo"
@@ -108,6 +108,52 @@ def test_a_source_in_another_repo_is_not_an_entry_point() -> None:
     # the roots and files, as without Flux
     assert {e.kind for e in model.entries} == {"kustomize", "plain"}
     assert any("is another repo" in n for n in model.notes)
+
+
+def test_a_tenant_on_another_branch_of_this_repo_is_not_an_entry_point(tmp_path: Path) -> None:
+    """Multi-tenancy: a tenant's GitRepository names this repo's URL but its own branch.
+    What it applies is on that branch, not in this checkout (read as this checkout, its
+    path "./" took in every cluster)."""
+    source = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {{name: {name}, namespace: {ns}}}\n"
+        "spec: {{interval: 1m, url: '{url}', ref: {{branch: {branch}}}}}\n---\n"
+    )
+    sync = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {{name: {name}, namespace: {ns}}}\n"
+        "spec: {{interval: 5m, path: '{path}', prune: true,"
+        " sourceRef: {{kind: GitRepository, name: {name}}}}}\n"
+    )
+    url = "https://github.com/example/fleet"
+    write_tree(
+        tmp_path,
+        {
+            "clusters/staging/flux-system/gotk-sync.yaml": source.format(
+                name="flux-system",
+                ns="flux-system",
+                url="ssh://git@github.com/example/fleet",
+                branch="main",
+            )
+            + sync.format(name="flux-system", ns="flux-system", path="./clusters/staging"),
+            "clusters/staging/tenants.yaml": sync.format(
+                name="tenants", ns="flux-system", path="./tenants"
+            ),
+            "tenants/dev-team.yaml": source.format(
+                name="dev-team", ns="apps", url=url, branch="dev-team"
+            )
+            + sync.format(name="dev-team", ns="apps", path="./"),
+        },
+    )
+    model = apps.read(tmp_path, repo_url=url)
+    assert sorted(e.name for e in model.entries if e.kind == "flux") == [
+        "clusters/staging/flux-system/gotk-sync.yaml#flux-system/flux-system",
+        "clusters/staging/tenants.yaml#flux-system/tenants",
+    ]
+    assert model.notes == (
+        "tenants/dev-team.yaml: Kustomization dev-team: its source "
+        f"{url} (branch dev-team) is another repo or branch",
+    )
 
 
 def test_affected_maps_changed_files_to_the_entry_points_they_feed() -> None:
