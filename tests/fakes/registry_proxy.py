@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 import http.client
+import json
 import re
 import secrets
 import threading
@@ -21,6 +22,13 @@ from typing import Any
 from gitops_actions.sandbox import read_body
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+# the error a fault answers with, as the distribution spec names it for the status (Docker
+# Hub's rate limit: 429 TOOMANYREQUESTS); any other status is UNKNOWN
+CODES = {
+    401: ("UNAUTHORIZED", "authentication required"),
+    403: ("DENIED", "requested access to the resource is denied"),
+    429: ("TOOMANYREQUESTS", "You have reached your pull rate limit."),
+}
 
 
 @dataclass
@@ -73,9 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault.times and fault.method == self.command and fault.path in self.path:
                     fault.times -= 1
                     server.failed += 1
+                    code, message = CODES.get(fault.status, ("UNKNOWN", ""))
+                    error = {"code": code, "message": message} if message else {"code": code}
                     return self._reply(
                         fault.status,
-                        b'{"errors":[{"code":"UNKNOWN"}]}',
+                        json.dumps({"errors": [error]}).encode(),
                         {"Content-Type": "application/json"},
                     )
         upstream = http.client.HTTPConnection(server.upstream, timeout=60)

@@ -419,6 +419,27 @@ def test_push_retries_server_errors(
     assert f"@{digest}" in proc.stdout
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_both_builders_retry_rate_limits_and_unavailable_registries(
+    status: int,
+    builder: tuple[str, list[str], dict[str, str]],
+    proxy: RegistryProxy,
+    docker_sandbox: DockerSandbox,
+    tmp_path: Path,
+) -> None:
+    """429 as Docker Hub answers it (TOOMANYREQUESTS) and 503 are retried by the step, with
+    the docker CLI's and buildah's wording of them alike."""
+    name, options, extra = builder
+    proxy.fail(status, times=2, method="PUT", path="/manifests/")
+    context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "y\n"})
+    repository = f"acme/limited-{name}-{status}"
+    args = ["--image", f"{proxy.address}/{repository}", "--context", str(context), "--tags", "1"]
+    proc = run_cli("build", *options, *args, env=base_env() | extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proxy.failed == 2 and proxy.count("PUT", "/manifests/1$") == 3
+    assert f"@{served_digest(docker_sandbox.registry, repository, '1')}" in proc.stdout
+
+
 @pytest.mark.parametrize("password", ["right-password-1234", "wrong-password-5678"])
 def test_credentials_through_the_token_flow(
     password: str,
