@@ -116,7 +116,8 @@ class Repo:
         with ThreadPoolExecutor(max_workers=1) as pool:  # the search runs while we parse
             agents = pool.submit(repo._candidates, _AGENT_NEEDLES)
             repo._read_kustomizations()
-            repo._agent_files = agents.result()
+            patches = repo._patch_files()
+            repo._agent_files = [p for p in agents.result() if p not in patches]
         repo.objects = repo._parsed(repo._agent_files)
         return repo
 
@@ -134,6 +135,19 @@ class Repo:
                 docs = parse(self.tree.read(rel))
                 self._cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
             self.kustomizations[folder] = self._cache[key]
+
+    def _patch_files(self) -> set[str]:
+        """Files kustomizations read as patches: partial objects that change others, never
+        applied as they are (a Kustomization patch setting one cluster's spec.path)."""
+        found: set[str] = set()
+        for folder, doc in self.kustomizations.items():
+            for patch in doc.get("patches") or ():
+                if isinstance(patch, dict) and isinstance(patch.get("path"), str):
+                    found.add(normpath(folder, patch["path"]))
+            for patch in doc.get("patchesStrategicMerge") or ():
+                if isinstance(patch, str) and "\n" not in patch:  # not an inline patch
+                    found.add(normpath(folder, patch))
+        return found
 
     def _candidates(self, needles: Sequence[bytes]) -> list[str]:
         """Manifests outside charts holding any of ``needles`` (not kustomization files)."""
@@ -269,8 +283,8 @@ class Repo:
         thousands. A file is parsed only when its bytes hold the name or an escape; a name
         that a number, a boolean or a null could print as is looked for everywhere."""
         if self._value_files is None:
-            agent = set(self._agent_files)
-            self._value_files = [p for p in self._candidates(_VALUE_NEEDLES) if p not in agent]
+            skip = set(self._agent_files) | self._patch_files()
+            self._value_files = [p for p in self._candidates(_VALUE_NEEDLES) if p not in skip]
         key = name if _LITERAL_NAME.fullmatch(name) and not _PRINTED.fullmatch(name) else ""
         if key not in self._value_objects:
             paths = self._value_files

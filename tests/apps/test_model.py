@@ -452,3 +452,32 @@ def test_substitute_from_finds_the_configmap_however_its_name_is_written(
     assert sonarr.build.substitute["TIMEZONE"] == "Europe/Paris"
     assert "kubernetes/flux/vars/cluster-settings.yaml" in sonarr.settings
     assert not any("is not in the repo" in n for n in sonarr.notes)
+
+
+def test_a_patch_file_is_not_an_object_the_agent_applies(tmp_path: Path) -> None:
+    """An overlay patching a Kustomization (one cluster's spec.path) holds a partial
+    object; read as an object of its own it was a second app, or a note that its path
+    is not in the repo."""
+    ks = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {{name: {name}, namespace: flux-system}}\n"
+        "spec: {{path: {path}, sourceRef: {{kind: GitRepository, name: flux-system}}}}\n"
+    )
+    settings = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: s}}\ndata: {{v: {v}}}\n"
+    write_tree(
+        tmp_path,
+        {
+            "clusters/prod/apps.yaml": ks.format(name="apps", path="./apps/prod"),
+            "apps/base/kustomization.yaml": "resources: [web.yaml]\n",
+            "apps/base/web.yaml": ks.format(name="web", path="./web/base"),
+            "apps/prod/kustomization.yaml": "resources: [../base]\npatches:\n  - path: web.yaml\n",
+            "apps/prod/web.yaml": ks.format(name="web", path="./web/prod"),
+            "web/base/settings.yaml": settings.format(v="base"),
+            "web/prod/settings.yaml": settings.format(v="prod"),
+        },
+    )
+    model = apps.read(tmp_path)
+    assert sorted(e.defined_in for e in model.entries if e.kind == "flux") == [
+        "apps/base/web.yaml",
+        "clusters/prod/apps.yaml",
+    ]
