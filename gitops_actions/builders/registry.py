@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_actions.errors import ExternalError
+from gitops_actions.errors import CheckFailed, ExternalError
 from gitops_actions.imageref import ImageRef
 from gitops_actions.secrets import REDACTOR
 
@@ -239,8 +239,11 @@ def resolve(ref: ImageRef, credentials: Credentials | None = None) -> str:
     status, answer, _ = api.ask("HEAD", f"manifests/{tag}", {"Accept": ", ".join(MANIFEST_TYPES)})
     if status in (401, 403):
         raise ExternalError(f"{host} refused to say what {ref} is: HTTP {status}", transient=False)
-    if status == 404:
-        raise ExternalError(f"{host} does not serve {ref} (HTTP 404)", transient=False)
+    if status == 404:  # the registry's answer, not its failure: the check fails (exit 1)
+        raise CheckFailed(
+            f"{host} does not serve {ref} (HTTP 404)",
+            hint="push the image first, or pin a tag the registry serves",
+        )
     digest = answer.get("docker-content-digest", "")
     if status != 200 or not digest:
         raise ExternalError(

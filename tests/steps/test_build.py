@@ -589,6 +589,12 @@ def test_bump_verify_image_against_the_registry(
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert f"serves {image}:2.0 as {digest}, not {wrong}" in refused.stderr
     assert (config / "deploy.yaml").read_text() == deployment.format(f"{image}:1.0")
+    never_pushed = f"{image}:2.1@{digest}"  # a tag the registry does not serve: refused too
+    args = ["bump", "--repo", str(config), "--no-commit", "--verify-image"]
+    unknown = run_cli(*args, "--image", never_pushed)
+    assert unknown.returncode == 1, unknown.stdout + unknown.stderr
+    assert f"does not serve {never_pushed} (HTTP 404)" in unknown.stderr
+    assert (config / "deploy.yaml").read_text() == deployment.format(f"{image}:1.0")
     bumped = run_cli(
         "bump",
         "--repo",
