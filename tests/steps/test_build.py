@@ -371,35 +371,22 @@ def proxy(docker_sandbox: DockerSandbox) -> Any:
 
 def push(
     proxy: RegistryProxy,
-    docker_cli: dict[str, str],
-    sandbox: DockerSandbox,
+    builder: tuple[str, list[str], dict[str, str]],
     tmp_path: Path,
     *args: str,
     stdin: str | None = None,
 ) -> Any:
+    """``build`` of a one-file image to ``proxy`` with ``builder``; temporary files (the auth
+    file among them) in ``tmp_path``."""
     import subprocess
     import sys
 
+    name, options, extra = builder
     context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "x\n"})
+    image = ["--image", f"{proxy.address}/acme/pushed-{name}", "--context", str(context)]
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gitops_actions",
-            "build",
-            "--builder",
-            "docker",
-            "--docker-host",
-            sandbox.docker_host,
-            "--image",
-            f"{proxy.address}/acme/pushed",
-            "--context",
-            str(context),
-            "--tags",
-            "1",
-            *args,
-        ],
-        env=base_env(TMPDIR=str(tmp_path)) | docker_cli,
+        [sys.executable, "-m", "gitops_actions", "build", *options, *image, "--tags", "1", *args],
+        env=base_env() | extra | {"TMPDIR": str(tmp_path)},
         input=stdin,
         capture_output=True,
         text=True,
@@ -411,11 +398,12 @@ def test_push_retries_server_errors(
     proxy: RegistryProxy, docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
 ) -> None:
     proxy.fail(500, times=2, method="PUT", path="/manifests/")
-    proc = push(proxy, docker_cli, docker_sandbox, tmp_path)
+    docker = ["--builder", "docker", "--docker-host", docker_sandbox.docker_host]
+    proc = push(proxy, ("docker", docker, docker_cli), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proxy.failed == 2
     assert proxy.count("PUT", "/manifests/1$") == 3
-    digest = served_digest(docker_sandbox.registry, "acme/pushed", "1")
+    digest = served_digest(docker_sandbox.registry, "acme/pushed-docker", "1")
     assert f"@{digest}" in proc.stdout
 
 
@@ -443,24 +431,16 @@ def test_both_builders_retry_rate_limits_and_unavailable_registries(
 @pytest.mark.parametrize("password", ["right-password-1234", "wrong-password-5678"])
 def test_credentials_through_the_token_flow(
     password: str,
+    builder: tuple[str, list[str], dict[str, str]],
     proxy: RegistryProxy,
-    docker_cli: dict[str, str],
     docker_sandbox: DockerSandbox,
     tmp_path: Path,
 ) -> None:
     """Right credentials push and verify through the bearer token; wrong ones fail at once."""
     proxy.require("ci", "right-password-1234")
     started = time.monotonic()
-    proc = push(
-        proxy,
-        docker_cli,
-        docker_sandbox,
-        tmp_path,
-        "--registry-user",
-        "ci",
-        "--registry-password-stdin",
-        stdin=f"{password}\n",
-    )
+    login = ["--registry-user", "ci", "--registry-password-stdin"]
+    proc = push(proxy, builder, tmp_path, *login, stdin=f"{password}\n")
     assert password not in proc.stdout + proc.stderr
     assert not list(tmp_path.glob("gitops-auth-*"))  # the auth file is gone
     if password.startswith("wrong"):
@@ -471,29 +451,17 @@ def test_credentials_through_the_token_flow(
         return
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proxy.count("HEAD", "/manifests/1$") >= 1  # the verification, through the token
-    assert f"@{served_digest(docker_sandbox.registry, 'acme/pushed', '1')}" in proc.stdout
+    served = served_digest(docker_sandbox.registry, f"acme/pushed-{builder[0]}", "1")
+    assert f"@{served}" in proc.stdout
 
 
 def test_registry_unreachable_exits_3(
-    docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
+    builder: tuple[str, list[str], dict[str, str]], tmp_path: Path
 ) -> None:
+    _, options, extra = builder
     context = context_dir(tmp_path, "FROM scratch\nCOPY hello.txt /\n", **{"hello.txt": "x\n"})
-    proc = run_cli(
-        "build",
-        "--builder",
-        "docker",
-        "--docker-host",
-        docker_sandbox.docker_host,
-        "--image",
-        "127.0.0.1:9/acme/x",
-        "--context",
-        str(context),
-        "--tags",
-        "1",
-        "--timeout",
-        "20",
-        env=base_env() | docker_cli,
-    )
+    args = ["--image", "127.0.0.1:9/acme/x", "--context", str(context), "--tags", "1"]
+    proc = run_cli("build", *options, *args, "--timeout", "20", env=base_env() | extra)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "push of 127.0.0.1:9/acme/x:1" in proc.stderr
 
