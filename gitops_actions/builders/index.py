@@ -5,18 +5,19 @@ each platform in turn into an image of its own. Publishing pushes them one after
 to the first tag (the registry keeps each manifest by digest; no other tag is made), reads
 what it stored for each (digest, size, media type) over HTTP API v2, then puts one index
 listing them to every tag: a Docker manifest list over Docker manifests, an OCI index over
-OCI ones. Until the index lands the first tag holds the last platform pushed; a failure
-before it lands puts back what the first tag held, and says what each tag holds.
+OCI ones. A first tag that held something gets it back after each image (an untagged
+manifest stays in the registry by digest); a failure says what each tag holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from gitops_actions import imageref, retry
 from gitops_actions.builders import Log, registry
@@ -27,6 +28,7 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PLATFORM_FORMAT = "{{.Os}}/{{.Architecture}}/{{.Variant}}"  # docker image inspect --format
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ def stored(api: registry.Api, image: PlatformImage, digest: str) -> Child:
     media_type, body = api.manifest(digest)
     if digest_of(body) != digest:
         raise ExternalError(
-            f"{api.host} serves other bytes for {api.repository}@{short(digest)}", transient=False
+            f"{api.host} serves other bytes for {api.repository}@{short(digest)}",
+            transient=False,
         )
     return Child(image, media_type, digest, len(body))
 
@@ -122,47 +125,51 @@ def push(
     log: Log,
     say: Callable[[str], None],
 ) -> str:
-    """Push every platform's image, then the index to every tag; the index digest."""
+    """Push every platform's image, then the index to every tag; the index digest.
 
-    def note(attempt: int, pause: float, error: BaseException) -> None:
-        say(f"{error}; attempt {attempt} in {pause:.1f}s")
+    A first tag that held something gets it back as soon as each image is in the registry,
+    so that it holds a single platform only between two requests, not while the next image
+    uploads; a tag that held nothing holds the last image pushed until the index comes."""
+
+    def call(what: str, operation: Callable[[], T]) -> T:
+        def note(attempt: int, pause: float, error: BaseException) -> None:
+            say(f"{error}; attempt {attempt} in {pause:.1f}s")
+
+        return retry.call(operation, deadline, what=what, on_retry=note)
 
     api = registry.Api(imageref.parse(refs[0]).name, credentials)
     first = imageref.parse(refs[0]).tag or "latest"
-    try:  # what the first tag holds, to put back if no index replaces the images pushed to it
+    try:
         before = api.find(first)
     except GitopsError:
         before = None
-    pushed: list[tuple[str, str]] = []  # (platform, digest) as the first tag took them
+    holds = ""  # what the first tag holds while it is not what it held
     children: list[Child] = []
     done: list[str] = []
     try:
         for image in builder.images:
             say(f"push {image.platform} ({image.image}) as {refs[0]}")
-            digest = retry.call(
+            digest = call(
+                f"push of {image.platform} to {refs[0]}",
                 lambda i=image: builder.push_image(i.image, refs[0], auth, log),  # type: ignore[misc]
-                deadline,
-                what=f"push of {image.platform} to {refs[0]}",
-                on_retry=note,
             )
-            pushed.append((image.platform, digest))
+            holds = f"the {image.platform} image alone ({short(digest)})"
             children.append(
-                retry.call(
+                call(
+                    f"manifest of {image.platform}",
                     lambda i=image, d=digest: stored(api, i, d),  # type: ignore[misc]
-                    deadline,
-                    what=f"manifest of {image.platform}",
-                    on_retry=note,
                 )
             )
+            if before is not None:
+                call(f"{refs[0]} as it was", lambda: api.put_manifest(first, *before))
+                holds = ""
         media_type, body = render(children)
         digest = digest_of(body)
         for ref in refs:
             tag = imageref.parse(ref).tag or "latest"
-            answer = retry.call(
+            answer = call(
+                f"index to {ref}",
                 lambda t=tag: api.put_manifest(t, media_type, body),  # type: ignore[misc]
-                deadline,
-                what=f"index to {ref}",
-                on_retry=note,
             )
             if answer and answer != digest:
                 raise CheckFailed(
@@ -170,31 +177,22 @@ def push(
                 )
             done.append(ref)
     except GitopsError as error:
-        restored = ""
-        if pushed and not done and before is not None:
-            try:
+        if holds and before is not None and not done:
+            with contextlib.suppress(GitopsError):
                 api.put_manifest(first, *before)
-                restored = digest_of(before[1])
-            except GitopsError:
-                pass
-        error.message = f"{error.message}; {left(refs, pushed, done, restored)}"
+                holds = ""
+        error.message = f"{error.message}; {left(refs, holds, done)}"
         raise
     say(f"index {digest} ({media_type}) on {', '.join(refs)}")
     return digest
 
 
-def left(
-    refs: list[str], pushed: list[tuple[str, str]], done: list[str], restored: str = ""
-) -> str:
-    """What each tag holds after a failed publication, for the error: ``restored`` is the
-    digest put back on the first tag, which held it before the images were pushed."""
-    if not pushed or restored:
-        again = f" ({refs[0]} holds {short(restored)} again)" if restored else ""
-        return f"no tag was changed{again}"
-    held = f"{pushed[-1][0]} image alone ({short(pushed[-1][1])})"
-    if not done:
-        rest = ", ".join(refs[1:])
-        return f"no index was pushed: {refs[0]} holds the {held}" + (
-            f"; {rest} unchanged" if rest else ""
-        )
-    return f"the index is on {', '.join(done)}; not on {', '.join(refs[len(done) :])}"
+def left(refs: list[str], holds: str, done: list[str]) -> str:
+    """What each tag holds after a failed publication, for the error; ``holds`` is what
+    the first tag holds when that is not what it held."""
+    if done:
+        return f"the index is on {', '.join(done)}; not on {', '.join(refs[len(done) :])}"
+    if not holds:
+        return "no tag was changed"
+    rest = ", ".join(refs[1:])
+    return f"no index was pushed: {refs[0]} holds {holds}" + (f"; {rest} unchanged" if rest else "")

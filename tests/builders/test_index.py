@@ -61,13 +61,11 @@ def test_the_built_platform_must_be_the_one_asked_for() -> None:
 
 def test_a_failure_says_what_each_tag_holds() -> None:
     refs = ["r:a", "r:b", "r:c"]
-    assert index.left(refs, [], []) == "no tag was changed"
-    pushed = [("linux/amd64", "sha256:" + "1" * 64), ("linux/arm64", "sha256:" + "2" * 64)]
-    assert index.left(refs, pushed, []) == (
+    assert index.left(refs, "", []) == "no tag was changed"
+    held = "the linux/arm64 image alone (sha256:222222222222)"
+    assert index.left(refs, held, []) == (
         "no index was pushed: r:a holds the linux/arm64 image alone (sha256:222222222222); "
         "r:b, r:c unchanged"
     )
-    assert index.left(refs, pushed, ["r:a"]) == "the index is on r:a; not on r:b, r:c"
-    assert (
-        index.left(refs, pushed, [], "sha256:0") == "no tag was changed (r:a holds sha256:0 again)"
-    )
+    assert index.left(refs[:1], held, []).endswith("(sha256:222222222222)")
+    assert index.left(refs, "", ["r:a"]) == "the index is on r:a; not on r:b, r:c"

@@ -235,11 +235,11 @@ def test_a_failed_index_push_says_what_each_tag_holds(
     assert tags_of(registry, "acme/multi-partial") == ["a"]
 
 
-def test_a_failure_before_the_index_puts_the_first_tag_back(
+def test_a_tag_that_held_an_image_gets_it_back_until_the_index_comes(
     docker_cli: dict[str, str], docker_sandbox: DockerSandbox, tmp_path: Path
 ) -> None:
-    """A moving tag (main) held an image: the platforms pushed to it are replaced by what it
-    held when the registry refuses to show what it stored."""
+    """A moving tag (main) held an image: each platform's image pushed to it is replaced at
+    once by what it held, and a failure before the index leaves it so."""
     registry, repository = docker_sandbox.registry, "acme/multi-restored"
     context = context_dir(tmp_path, SCRATCH, **{"hello.txt": "restored\n"})
     with RegistryProxy(registry) as proxy:
@@ -249,16 +249,28 @@ def test_a_failure_before_the_index_puts_the_first_tag_back(
         held = served_digest(registry, repository, "main")
         (context / "hello.txt").write_text("changed\n")
         proxy.fail(403, times=1, method="GET", path="/manifests/sha256:")
-        proc = build(
+        failed = build(
             docker_sandbox, docker_cli, context, *image, "--platform", "linux/amd64,linux/arm64"
         )
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    (line,) = proc.stderr.splitlines()
-    assert "HTTP 403" in line, line
-    assert f"no tag was changed ({proxy.address}/{repository}:main holds {held[:19]} again)" in line
-    assert "linux/amd64 (" in proc.stdout and "linux/arm64 (" not in proc.stdout  # one pushed
-    for tag in ("main", "extra"):
-        assert served_digest(registry, repository, tag) == held
+        assert failed.returncode == 3, failed.stdout + failed.stderr
+        for tag in ("main", "extra"):
+            assert served_digest(registry, repository, tag) == held
+        puts = proxy.count("PUT", "/manifests/main$")
+        again = build(
+            docker_sandbox, docker_cli, context, *image, "--platform", "linux/amd64,linux/arm64"
+        )
+        puts = proxy.count("PUT", "/manifests/main$") - puts
+    (line,) = failed.stderr.splitlines()
+    assert "HTTP 403" in line and "; no tag was changed (check the registry credentials" in line
+    assert "linux/amd64 (" in failed.stdout and "linux/arm64 (" not in failed.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert puts == 2 + 2 + 1  # each image, what the tag held after each, the index
+    digest = served_digest(registry, repository, "main")
+    assert served_digest(registry, repository, "extra") == digest != held
+    assert platforms_of(manifest(registry, repository, "main")) == [
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+    ]
 
 
 def test_the_legacy_builder_refuses_several_platforms(
