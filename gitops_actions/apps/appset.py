@@ -6,20 +6,19 @@ cluster knows and are named in a note."""
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import functools
 import json
 import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from gitops_actions.apps import appfill
 from gitops_actions.apps.flux import config_data
 from gitops_actions.apps.helmvalues import merge  # mappings merge key by key, as Argo CD's
 from gitops_actions.apps.objects import Object, Repo, mapping, parse
 
-_PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
 API = "argoproj.io/"
 SECRET_TYPE = "argocd.argoproj.io/secret-type"
 IN_CLUSTER = ("in-cluster", "https://kubernetes.default.svc")
@@ -31,14 +30,6 @@ class _Unread(Exception):
     """A generator whose parameters are not in the repo."""
 
 
-class _Unsupported(Exception):
-    """A Go template construct outside the subset read here."""
-
-
-class _Failed(Exception):
-    """What Argo CD fails on: the Application is not generated."""
-
-
 def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
     """Each Application ``obj`` generates, and notes on what it cannot."""
     spec = obj.spec
@@ -48,8 +39,8 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
         yield f"{label}: no template"
         return
     try:
-        fill = _filler(spec)
-    except _Unread as err:
+        fill = appfill.filler(spec)
+    except appfill.Unsupported as err:
         yield f"{label}: {err}"
         return
     patch = spec.get("templatePatch")
@@ -69,124 +60,15 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
         chosen = mapping(generator.get("selector"))
         made: list[dict[str, Any]] = []
         for param in params:
-            if chosen and not _selects(chosen, _flat(param)):
+            if chosen and not _selects(chosen, appfill.flat(param)):
                 continue  # the generator's selector filters its parameters
-            app = _application(merge(template, own) if own else template, param, fill, patch, notes)
+            app = appfill.application(
+                merge(template, own) if own else template, param, fill, patch, notes
+            )
             if app is not None:
                 made.append(app)
         yield from (f"{label}: {note}" for note in dict.fromkeys(notes))
         yield from made
-
-
-def _application(
-    template: dict[str, Any], param: dict[str, Any], fill: _Fill, patch: Any, notes: list[str]
-) -> dict[str, Any] | None:
-    """The Application of one parameter set, or None with a note saying why not."""
-    try:
-        app: dict[str, Any] = fill(template, param)
-        if isinstance(patch, str):
-            app = _patched(app, fill(patch, param))
-    except _Unsupported as err:
-        notes.append(
-            f"goTemplate: {err} is outside the template subset read here;"
-            " its Applications are not generated"
-        )
-        return None
-    except _Failed as err:
-        notes.append(f"Application {_name_of(template, param, fill)}cannot be generated: {err}")
-        return None
-    missing = _unfilled(app)
-    if missing:
-        shown = mapping(app.get("metadata")).get("name")
-        notes.append(f"Application {shown}: no generator gives {', '.join(missing)}")
-        return None
-    app.setdefault("apiVersion", "argoproj.io/v1alpha1")
-    app["kind"] = "Application"
-    return app
-
-
-def _name_of(template: dict[str, Any], param: dict[str, Any], fill: _Fill) -> str:
-    """The name of the Application ``param`` makes, when it can be told ("" else)."""
-    try:
-        name = fill(mapping(template.get("metadata")).get("name"), param)
-    except (_Unsupported, _Failed):
-        shown = ", ".join(f"{k}={v}" for k, v in list(_flat(param).items())[:3])
-        return f"of {{{shown}}} "
-    return f"{name} " if isinstance(name, str) and name else ""
-
-
-def _patched(app: dict[str, Any], text: str) -> dict[str, Any]:
-    """``templatePatch`` (rendered) over the Application: mappings merge key by key, a
-    list replaces, a null removes (a strategic merge patch over Application, whose
-    fields have no merge keys)."""
-    docs = [d for d in parse(text.encode()) if d is not None]
-    if not docs:
-        return app  # the patch rendered empty (an ``if`` not taken): nothing to change
-    if len(docs) != 1 or not isinstance(docs[0], dict):
-        raise _Failed("templatePatch is not one YAML mapping once rendered")
-    return _strategic(app, docs[0])
-
-
-def _strategic(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _strategic(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-class _Fill:
-    """Template placeholders filled as the ApplicationSet says: Go templates
-    (``goTemplate: true``, nested parameters) or fasttemplate (flat names)."""
-
-    def __init__(self, go: bool, missing_error: bool) -> None:
-        self.go = go
-        self.missing_error = missing_error
-
-    def __call__(self, node: Any, params: dict[str, Any]) -> Any:
-        if self.go:
-            return _go_fill(node, params, self.missing_error)
-        return _fill(node, _flat(params))
-
-
-def _filler(spec: dict[str, Any]) -> _Fill:
-    go = spec.get("goTemplate") is True
-    options = [str(o) for o in spec.get("goTemplateOptions") or ()] if go else []
-    known = {f"missingkey={v}" for v in ("default", "invalid", "zero", "error")}
-    unknown = [o for o in options if o not in known]
-    if unknown:
-        raise _Unread(f"goTemplateOptions {', '.join(unknown)} not read; nothing generated")
-    return _Fill(go, options[-1:] == ["missingkey=error"])  # the last one set counts
-
-
-def _go_fill(node: Any, params: dict[str, Any], missing_error: bool) -> Any:
-    from gitops_actions.apps import gotemplate  # only ApplicationSets using it load it
-
-    try:
-        return _executed(gotemplate.render, node, params, missing_error)
-    except gotemplate.Unsupported as err:
-        raise _Unsupported(str(err)) from None
-    except gotemplate.TemplateError as err:
-        raise _Failed(str(err)) from None
-
-
-def _executed(
-    render: Callable[..., str], node: Any, params: dict[str, Any], missing_error: bool
-) -> Any:
-    if isinstance(node, dict):
-        return {
-            _executed(render, k, params, missing_error): _executed(render, v, params, missing_error)
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_executed(render, v, params, missing_error) for v in node]
-    if isinstance(node, str):
-        return render(node, params, missing_error=missing_error)
-    return node
 
 
 def _own_template(generator: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +80,7 @@ def _own_template(generator: dict[str, Any]) -> dict[str, Any]:
 
 
 def _params(
-    repo: Repo, generator: Any, notes: list[str], depth: int, fill: _Fill
+    repo: Repo, generator: Any, notes: list[str], depth: int, fill: appfill.Fill
 ) -> list[dict[str, Any]]:
     if not isinstance(generator, dict):
         return []
@@ -248,7 +130,7 @@ def _without(params: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _matrix(
-    repo: Repo, children: list[dict[str, Any]], notes: list[str], depth: int, fill: _Fill
+    repo: Repo, children: list[dict[str, Any]], notes: list[str], depth: int, fill: appfill.Fill
 ) -> list[dict[str, Any]]:
     """Every combination of the two children's parameters; the second child may use the
     first's parameters (a git path from a list element)."""
@@ -258,7 +140,7 @@ def _matrix(
     for first in _params(repo, children[0], notes, depth, fill):
         try:
             second = fill(children[1], first)
-        except (_Unsupported, _Failed) as err:
+        except (appfill.Unsupported, appfill.Failed) as err:
             raise _Unread(
                 f"matrix generator: the second generator cannot be filled: {err}"
             ) from None
@@ -272,7 +154,7 @@ def _merge(
     keys: list[str],
     notes: list[str],
     depth: int,
-    fill: _Fill,
+    fill: appfill.Fill,
 ) -> list[dict[str, Any]]:
     """The first child's parameters, each overridden by the parameters of a later child
     that have the same values for every merge key."""
@@ -289,12 +171,12 @@ def _merge(
 
 
 def _key(params: dict[str, Any], keys: list[str]) -> tuple[str | None, ...]:
-    flat = _flat(params)
+    flat = appfill.flat(params)
     return tuple(flat.get(k) for k in keys)
 
 
 def _cluster_params(
-    repo: Repo, config: dict[str, Any], notes: list[str], fill: _Fill
+    repo: Repo, config: dict[str, Any], notes: list[str], fill: appfill.Fill
 ) -> list[dict[str, Any]]:
     """A cluster Secret of the repo (labelled ``argocd.argoproj.io/secret-type: cluster``)
     per matching cluster, and the in-cluster default when no selector narrows them and no
@@ -344,14 +226,14 @@ def _cluster_params(
 
 
 def _with_values(
-    found: list[dict[str, Any]], config: dict[str, Any], fill: _Fill, kind: str
+    found: list[dict[str, Any]], config: dict[str, Any], fill: appfill.Fill, kind: str
 ) -> list[dict[str, Any]]:
     """A generator's ``values``, each filled from the parameters it is added to."""
     values = mapping(config.get("values"))
     for params in found if values else ():
         try:
             params["values"] = {str(k): fill(str(v), params) for k, v in values.items()}
-        except (_Unsupported, _Failed) as err:
+        except (appfill.Unsupported, appfill.Failed) as err:
             raise _Unread(f"{kind} generator: values cannot be filled: {err}") from None
     return found
 
@@ -493,45 +375,3 @@ def _path_params(folder: str) -> dict[str, Any]:
 
 def _normalized(text: str) -> str:
     return re.sub(r"[^a-z0-9-.]", "-", text.lower())
-
-
-def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """``{"path": {"basename": "x"}}`` as ``{"path.basename": "x", "path": ...}``;
-    ``path`` alone is the path, as the git generator's flat parameters have it."""
-    flat: dict[str, str] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flat(value, name + "."))
-            if key == "path" and "path" in value and (not prefix or "segments" in value):
-                flat[name] = str(value["path"])  # a git generator's path (under its prefix)
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                flat[f"{name}[{index}]"] = str(item)
-                if name.endswith("path.segments"):
-                    flat[f"{name.removesuffix('.segments')}[{index}]"] = str(item)
-        else:
-            flat[name] = "" if value is None else str(value)
-    if "path.path" in flat:
-        flat.setdefault("path", flat["path.path"])
-    return flat
-
-
-def _unfilled(app: dict[str, Any]) -> list[str]:
-    """Placeholders left in the sources' paths (a parameter no generator gives), or the
-    ``<no value>`` Go prints for a key that is not there."""
-    spec = mapping(app.get("spec"))
-    sources = [spec.get("source"), *(spec.get("sources") or [])]
-    paths = [str(s.get("path")) for s in sources if isinstance(s, dict) and s.get("path")]
-    found = {m[0] for p in paths for m in _PLACEHOLDER.finditer(p)}
-    return sorted(found | {"a value (<no value>)" for p in paths if "<no value>" in p})
-
-
-def _fill(node: Any, params: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {_fill(k, params): _fill(v, params) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_fill(v, params) for v in node]
-    if isinstance(node, str):
-        return _PLACEHOLDER.sub(lambda m: params.get(m[1], m[0]), node)
-    return node
