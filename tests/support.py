@@ -1,17 +1,23 @@
-"""Helpers shared by the tests: the CLI as users run it, and the CI-or-skip rule."""
+"""Helpers shared by the tests: the CLI as users run it, the CI-or-skip rule, and what a
+loopback registry serves, read over its HTTP API."""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
+import json
 import os
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -31,6 +37,57 @@ def need(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"required component unavailable in CI: {reason}")
     pytest.skip(reason)
+
+
+REGISTRY_ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+
+
+def fetch(registry: str, path: str, method: str = "GET") -> tuple[dict[str, str], bytes]:
+    """A loopback registry's answer over its HTTP API v2, every manifest type accepted."""
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{path}", headers={"Accept": REGISTRY_ACCEPT}, method=method
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(response.headers), response.read()
+
+
+def served_digest(registry: str, repository: str, tag: str) -> str:
+    """The digest the registry serves for a tag."""
+    headers, _ = fetch(registry, f"{repository}/manifests/{tag}", "HEAD")
+    return headers["Docker-Content-Digest"]
+
+
+def manifest(registry: str, repository: str, ref: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(fetch(registry, f"{repository}/manifests/{ref}")[1])
+    return loaded
+
+
+def image_config(registry: str, repository: str, ref: str) -> dict[str, Any]:
+    config = manifest(registry, repository, ref)["config"]["digest"]
+    loaded: dict[str, Any] = json.loads(fetch(registry, f"{repository}/blobs/{config}")[1])
+    return loaded
+
+
+def layer_files(registry: str, repository: str, ref: str) -> dict[str, bytes]:
+    """Every regular file in every layer of the image: path -> content (later layers win)."""
+    files: dict[str, bytes] = {}
+    for layer in manifest(registry, repository, ref)["layers"]:
+        blob = fetch(registry, f"{repository}/blobs/{layer['digest']}")[1]
+        if blob[:2] == b"\x1f\x8b":
+            blob = gzip.decompress(blob)
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    extracted = tar.extractfile(member)
+                    files[member.name.lstrip("./")] = extracted.read() if extracted else b""
+    return files
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
 import re
 import secrets
 import shutil
-import tarfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,58 +18,20 @@ from gitops_actions.errors import UsageError
 from gitops_actions.sandbox import DockerSandbox
 
 from fakes.registry_proxy import RegistryProxy
-from support import BASE_IMAGE, base_env, need, run_cli
+from support import (
+    BASE_IMAGE,
+    base_env,
+    image_config,
+    layer_files,
+    manifest,
+    need,
+    run_cli,
+    served_digest,
+)
 
 pytestmark = pytest.mark.component
 
-ACCEPT = ", ".join(
-    [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-)
 SECRET = "tok-7f3a9c1e5b2d4a6f"
-
-
-def fetch(registry: str, path: str, method: str = "GET") -> tuple[dict[str, str], bytes]:
-    request = urllib.request.Request(
-        f"http://{registry}/v2/{path}", headers={"Accept": ACCEPT}, method=method
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return dict(response.headers), response.read()
-
-
-def served_digest(registry: str, repository: str, tag: str) -> str:
-    headers, _ = fetch(registry, f"{repository}/manifests/{tag}", "HEAD")
-    return headers["Docker-Content-Digest"]
-
-
-def manifest(registry: str, repository: str, ref: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(fetch(registry, f"{repository}/manifests/{ref}")[1])
-    return loaded
-
-
-def image_config(registry: str, repository: str, ref: str) -> dict[str, Any]:
-    config = manifest(registry, repository, ref)["config"]["digest"]
-    loaded: dict[str, Any] = json.loads(fetch(registry, f"{repository}/blobs/{config}")[1])
-    return loaded
-
-
-def layer_files(registry: str, repository: str, ref: str) -> dict[str, bytes]:
-    """Every regular file in every layer of the image: path -> content (later layers win)."""
-    files: dict[str, bytes] = {}
-    for layer in manifest(registry, repository, ref)["layers"]:
-        blob = fetch(registry, f"{repository}/blobs/{layer['digest']}")[1]
-        if blob[:2] == b"\x1f\x8b":
-            blob = gzip.decompress(blob)
-        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-            for member in tar.getmembers():
-                if member.isfile():
-                    extracted = tar.extractfile(member)
-                    files[member.name.lstrip("./")] = extracted.read() if extracted else b""
-    return files
 
 
 def context_dir(tmp_path: Path, dockerfile: str, **files: str) -> Path:

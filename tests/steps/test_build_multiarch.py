@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_build import context_dir, fetch, image_config, layer_files, manifest, served_digest
+from test_build import context_dir
 
 from gitops_actions.sandbox import DockerSandbox
 
 from fakes.registry_proxy import RegistryProxy
-from support import base_env, run_cli
+from support import (
+    base_env,
+    fetch,
+    image_config,
+    layer_files,
+    manifest,
+    run_cli,
+    served_digest,
+)
 
 pytestmark = pytest.mark.component
 
