@@ -3,6 +3,10 @@
 # and the bot (deploy/) run it; .github/workflows/image.yml publishes it for each release
 # as ghcr.io/<owner>/gitops-actions:<version>.
 #   docker build -t gitops-actions .
+# The target `builder` is the same with Debian's buildah, running as root: the GitLab build
+# component runs it (ghcr.io/<owner>/gitops-actions:<version>-builder), so a runner without
+# a Docker engine builds daemonless (docs/build.md says what the runner must allow).
+#   docker build --target builder -t gitops-actions:builder .
 # Each part comes from an image named by a build argument; pin them by digest
 # (--build-arg KUSTOMIZE_IMAGE=registry.k8s.io/kustomize/kustomize@sha256:...).
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
@@ -39,7 +43,8 @@ RUN python3 -m venv /opt/gitops-actions \
  && chmod 755 /opt/gitops-actions/bin/gitops-actions \
  && /opt/gitops-actions/bin/python -m compileall -q /opt/gitops-actions/src
 
-FROM ${BASE_IMAGE}
+# What both images share: the tools and the CLI, on PATH.
+FROM ${BASE_IMAGE} AS runtime
 COPY --from=kustomize /app/kustomize /usr/local/bin/kustomize
 COPY --from=helm /usr/bin/helm /usr/local/bin/helm
 RUN { command -v git >/dev/null || { apt-get update \
@@ -49,8 +54,25 @@ RUN { command -v git >/dev/null || { apt-get update \
  && echo 'gitops:x:10001:' >> /etc/group \
  && mkdir -p /home/gitops /work && chown 10001:10001 /home/gitops /work
 COPY --from=install /opt/gitops-actions /opt/gitops-actions
-USER 10001:10001
-ENV PATH=/opt/gitops-actions/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/home/gitops
+ENV PATH=/opt/gitops-actions/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /work
 ENTRYPOINT ["gitops-actions"]
+
+# The build component's image: buildah (and uidmap, through its package; no fuse-overlayfs or
+# runc: vfs storage and chroot isolation need neither), as root: as another user buildah
+# would need subordinate id ranges and a setuid newuidmap besides. Short names
+# (FROM python:3.12) mean Docker Hub, as with docker.
+FROM runtime AS builder
+RUN { command -v buildah >/dev/null || { apt-get update \
+      && apt-get install -y --no-install-recommends buildah \
+      && rm -rf /var/lib/apt/lists/*; }; } \
+ && mkdir -p /etc/containers/registries.conf.d \
+ && printf 'unqualified-search-registries = ["docker.io"]\n' \
+      > /etc/containers/registries.conf.d/50-docker-hub.conf
+USER 0:0
+ENV HOME=/root BUILDAH_ISOLATION=chroot STORAGE_DRIVER=vfs
+
+# The default image: every step but build, as user 10001.
+FROM runtime AS tool
+USER 10001:10001
+ENV HOME=/home/gitops

@@ -1,17 +1,20 @@
 """The tool's image (Dockerfile) built with a real Docker engine, offline.
 
 Nothing can be pulled, so every image the Dockerfile names by a build argument is made
-here: a base image from this machine's own files (Debian's python3.11 and git, busybox
-for a shell, and the shared libraries they load), a wheels image from the runtime lock's
-wheels (.venv/wheelhouse, from scripts/setup.sh), and stand-ins for the kustomize and helm
-images. The built image must run as a non-root user, validate (render) a kustomization,
+here: a base image from this machine's own files (Debian's python3.11, git and buildah,
+busybox for a shell, and the shared libraries they load), a wheels image from the runtime
+lock's wheels (.venv/wheelhouse, from scripts/setup.sh), and stand-ins for the kustomize and
+helm images. The built image must run as a non-root user, validate (render) a kustomization,
 and run the bot as deploy/deployment.yaml starts it (read-only root filesystem, its
-volumes, its user) until it answers /healthz and /readyz and drains on SIGTERM.
+volumes, its user) until it answers /healthz and /readyz and drains on SIGTERM. Its target
+`builder` must run the build component's job as GitLab's Docker executor runs it, without
+--privileged, and push what it built to a registry.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -24,17 +27,20 @@ from typing import Any
 
 import pytest
 import yaml
+from test_components import dotenv, interpolate
 
 from gitops_actions.retry import Backoff, Deadline, attempts
 from gitops_actions.sandbox import DockerSandbox
 
-from support import need
+from support import image_config, layer_files, need, served_digest
 
 pytestmark = pytest.mark.component
 ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
 PYTHON = Path("/usr/bin/python3.11")
-ROOTDIRS = ("usr", "usr/bin", "usr/lib", "usr/lib64", "usr/sbin", "etc", "root")
+ROOTDIRS = ("usr", "usr/bin", "usr/lib", "usr/lib64", "usr/sbin", "etc", "root", "var")
+BUILDAH = Path("/usr/bin/buildah")
+CONTAINERS_CONFIG = (Path("/etc/containers"), Path("/usr/share/containers"))  # its packages'
 SKIP = re.compile(r"/(test|tests|idlelib|tkinter|turtledemo|__pycache__)(/|$)")
 
 
@@ -55,14 +61,15 @@ def _libraries(binaries: list[Path]) -> set[Path]:
 
 
 def base_rootfs(tar_path: Path) -> None:
-    """Debian's python3.11, git and busybox from this machine, with what they load."""
+    """Debian's python3.11, git, buildah (and its configuration) and busybox from this
+    machine, with what they load."""
     trees = [
         Path("/usr/lib/python3.11"),
         Path("/usr/lib/git-core"),
         Path("/usr/share/python-wheels"),
     ]
-    trees.append(Path("/usr/share/git-core/templates"))
-    files = [PYTHON, Path("/usr/bin/git"), Path("/usr/bin/busybox")]
+    trees += [Path("/usr/share/git-core/templates"), *CONTAINERS_CONFIG]
+    files = [PYTHON, Path("/usr/bin/git"), Path("/usr/bin/busybox"), BUILDAH]
     for tree in trees:
         files += [p for p in tree.rglob("*") if p.is_file() and not SKIP.search(str(p))]
     modules = list((ROOT / ".venv" / "lib").rglob("*.so*"))  # what the wheels' modules load
@@ -88,6 +95,7 @@ def base_rootfs(tar_path: Path) -> None:
         for name in ROOTDIRS:
             add_dir(name)
         add_dir("tmp", 0o1777)
+        add_dir("var/tmp", 0o1777)
         for name in ("bin", "sbin", "lib", "lib64"):
             link(name, f"usr/{name}")
         added: set[str] = set()
@@ -111,6 +119,14 @@ def base_rootfs(tar_path: Path) -> None:
             link(f"usr/bin/{applet}", "busybox")
         text("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
         text("etc/group", "root:x:0:\n")
+
+
+BUILD_ARGS = [
+    *("--build-arg", "BASE_IMAGE=local/base:test"),
+    *("--build-arg", "KUSTOMIZE_IMAGE=local/tools:test"),
+    *("--build-arg", "HELM_IMAGE=local/tools:test"),
+    *("--build-arg", "WHEELS=local/wheels:test"),
+]
 
 
 def docker_run(
@@ -147,6 +163,8 @@ def image(docker_sandbox: DockerSandbox, tmp_path_factory: pytest.TempPathFactor
             need(f"{why} is not installed")
     if not PYTHON.is_file() or not any(WHEELHOUSE.glob("*.whl")):
         need("Debian's python3.11 and .venv/wheelhouse (bash scripts/setup.sh)")
+    if not BUILDAH.is_file() or not all(path.is_dir() for path in CONTAINERS_CONFIG):
+        need("Debian's buildah is not installed (apt-get install buildah)")
     work = tmp_path_factory.mktemp("image")
     base_rootfs(work / "rootfs.tar")
     docker(docker_sandbox, "import", str(work / "rootfs.tar"), "local/base:test")
@@ -164,23 +182,31 @@ def image(docker_sandbox: DockerSandbox, tmp_path_factory: pytest.TempPathFactor
         "FROM local/base:test\nCOPY kustomize /app/kustomize\nCOPY helm /usr/bin/helm\n"
         "RUN chmod 755 /app/kustomize /usr/bin/helm\n",
     )
-    docker(
-        docker_sandbox,
-        "build",
-        "-q",
-        "-t",
-        "local/gitops-actions:test",
-        "--build-arg",
-        "BASE_IMAGE=local/base:test",
-        "--build-arg",
-        "KUSTOMIZE_IMAGE=local/tools:test",
-        "--build-arg",
-        "HELM_IMAGE=local/tools:test",
-        "--build-arg",
-        "WHEELS=local/wheels:test",
-        str(ROOT),
-    )
+    docker(docker_sandbox, "build", "-q", "-t", "local/gitops-actions:test", *BUILD_ARGS, str(ROOT))
     yield "local/gitops-actions:test"
+
+
+@pytest.fixture(scope="module")
+def builder_image(docker_sandbox: DockerSandbox, image: str) -> str:
+    """The target ``builder``, from the stages the default build has made."""
+    tag = "local/gitops-actions:test-builder"
+    docker(docker_sandbox, "build", "-q", "-t", tag, "--target", "builder", *BUILD_ARGS, str(ROOT))
+    return tag
+
+
+@pytest.fixture(scope="module")
+def registry_base(docker_sandbox: DockerSandbox, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """busybox as a base image on the loopback registry, for FROM in a job's build."""
+    context = tmp_path_factory.mktemp("busybox")
+    shutil.copy("/usr/bin/busybox", context / "busybox")
+    tag = f"{docker_sandbox.registry}/base/busybox:1"
+    dockerfile = (
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "/bin"]\n'
+    )
+    (context / "Dockerfile").write_text(dockerfile)
+    docker(docker_sandbox, "build", "-q", "--network", "host", "-t", tag, str(context))
+    docker(docker_sandbox, "push", "-q", tag)
+    return tag
 
 
 def test_image_runs_as_a_non_root_user_with_its_tools(
@@ -312,3 +338,77 @@ def test_image_runs_the_bot_as_deploy_starts_it(
         assert docker(docker_sandbox, "inspect", "-f", "{{.State.ExitCode}}", name).strip() == "0"
     finally:
         docker_run(docker_sandbox, "rm", "-f", name)
+
+
+# What a GitLab runner must let the build job do (docs/build.md): buildah as root without
+# CAP_SYS_ADMIN makes a user namespace, which Docker's default seccomp profile refuses.
+RUNNER_ALLOWS: dict[str, list[str]] = {
+    "nothing": [],
+    "seccomp-unconfined": ["--security-opt", "seccomp=unconfined"],  # security_opt
+    "cap-sys-admin": ["--cap-add", "SYS_ADMIN"],  # cap_add
+}
+
+
+@pytest.mark.parametrize("allow", list(RUNNER_ALLOWS))
+def test_builder_image_runs_the_build_component_without_privileges(
+    docker_sandbox: DockerSandbox,
+    builder_image: str,
+    registry_base: str,
+    tmp_path: Path,
+    allow: str,
+) -> None:
+    """The build component's job as GitLab's Docker executor runs it: its variables, its
+    script in a shell (entrypoint cleared), the project mounted as the working directory,
+    no Docker engine, not --privileged. Only the job's own CI variables are added."""
+    user, env = docker(
+        docker_sandbox, "inspect", "-f", "{{.Config.User}}\n{{json .Config.Env}}", builder_image
+    ).splitlines()
+    assert user == "0:0"
+    assert {"BUILDAH_ISOLATION=chroot", "STORAGE_DRIVER=vfs"} <= set(json.loads(env))
+    registry, repository = docker_sandbox.registry, f"acme/shop-{allow}"
+    given = {"image": f"{registry}/{repository}", "tags": ["1.0.0"]}
+    [(_, job)] = interpolate("build", given).items()
+    assert job["image"]["entrypoint"] == [""]
+    project = tmp_path / "project"
+    project.mkdir()
+    steps = ["RUN echo built by $(id -u) > /built.txt", "COPY hello.txt /hello.txt"]
+    (project / "Dockerfile").write_text("\n".join([f"FROM {registry_base}", *steps, ""]))
+    (project / "hello.txt").write_text("hello from a GitLab job\n")
+    revision = uuid.uuid4().hex + "0" * 8
+    variables = {
+        "CI": "true",
+        "GITLAB_CI": "true",
+        "CI_PROJECT_DIR": "/builds/acme/shop",
+        "CI_PROJECT_PATH": "acme/shop",
+        "CI_PROJECT_URL": "https://gitlab.example.com/acme/shop",
+        "CI_PIPELINE_SOURCE": "push",
+        "CI_COMMIT_BRANCH": "main",
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_SHA": revision,
+        **{key: str(value) for key, value in job["variables"].items()},
+    }
+    options = [arg for key, value in variables.items() for arg in ("-e", f"{key}={value}")]
+    proc = docker_run(
+        docker_sandbox,
+        "run", "--rm", "--network", "host", *RUNNER_ALLOWS[allow], *options,
+        "-v", f"{project}:/builds/acme/shop", "-w", "/builds/acme/shop",
+        "--entrypoint", "sh", builder_image, "-c", "\n".join(job["script"]),
+        timeout=600,
+    )  # fmt: skip
+    if allow == "nothing":
+        said = proc.stdout + proc.stderr  # GitLab's job log: both streams
+        assert proc.returncode == 1, said
+        assert "unshare(CLONE_NEWUSER): Operation not permitted" in said, said
+        return
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    outputs = dotenv(project / "gitops.env")
+    digest = served_digest(registry, repository, "1.0.0")
+    assert outputs["GITOPS_OUT_DIGEST"] == digest
+    assert outputs["GITOPS_OUT_BUILDER"] == "buildah"
+    assert outputs["GITOPS_OUT_REF"] == f"{registry}/{repository}:1.0.0@{digest}"
+    files = layer_files(registry, repository, digest)
+    assert files["built.txt"] == b"built by 0\n"  # RUN, in buildah's chroot
+    assert files["hello.txt"] == b"hello from a GitLab job\n"
+    labels = image_config(registry, repository, digest)["config"]["Labels"]
+    assert labels["org.opencontainers.image.revision"] == revision
+    assert labels["org.opencontainers.image.source"] == "https://gitlab.example.com/acme/shop"
