@@ -375,12 +375,22 @@ def render_action() -> str:
 # file naming the image agrees).
 IMAGE = "ghcr.io/gitops-actions/gitops-actions"
 TOOL_IMAGE = f"{IMAGE}:{__version__}"
+# The Dockerfile's target `builder`: the same with buildah, as root, so that build needs no
+# Docker engine on the runner (docs/build.md).
+BUILDER_IMAGE = f"{IMAGE}:{__version__}-builder"
+# The steps that run another image than TOOL_IMAGE: the image, and what it is.
+TOOL_IMAGES = {"build": (BUILDER_IMAGE, "the gitops-actions builder image (buildah, as root)")}
 # What a component adds to its step's inputs: where and as what the job runs.
 JOB_INPUTS = {
     "job-name": ("name of the job", "gitops-{step}"),
     "job-stage": ("stage the job runs in", "{stage}"),
-    "tool-image": ("the gitops-actions image; pin it by digest (IMAGE@sha256:...)", TOOL_IMAGE),
+    "tool-image": ("{image_is}; pin it by digest (IMAGE@sha256:...)", "{image}"),
 }
+
+
+def tool_image(step: str) -> tuple[str, str]:
+    """The image a step's component runs by default, and what it is."""
+    return TOOL_IMAGES.get(step, (TOOL_IMAGE, "the gitops-actions image"))
 STAGES = {"build": "build", "validate": "test", "diff": "test", "comment": "test"}
 DOTENV = "gitops.env"
 # Report files a step writes by default in a component, and the artifact report each is.
@@ -439,14 +449,16 @@ def render_component(name: str) -> str:
     inputs = component_inputs(name)
     extra = [Input(key, "", text, "string", None) for key, (text, _) in JOB_INPUTS.items()]
     check_names(name, [*inputs, *extra])
+    image, image_is = tool_image(name)
+    stage = STAGES.get(name, "deploy")
     header = {
         "spec": {
             "inputs": {
                 **{
                     key: {
-                        "description": text,
+                        "description": text.format(image_is=image_is),
                         "type": "string",
-                        "default": default.format(step=name, stage=STAGES.get(name, "deploy")),
+                        "default": default.format(step=name, stage=stage, image=image),
                     }
                     for key, (text, default) in JOB_INPUTS.items()
                 },

@@ -202,7 +202,8 @@ def test_every_file_naming_the_image_agrees() -> None:
     registry, owner, name = generate.IMAGE.split("/")
     assert (registry, name) == ("ghcr.io", "gitops-actions")
     major, minor, _ = __version__.split(".", 2)
-    published = {f":{__version__}", f":{major}.{minor}", f":{major}"}  # for tag v<version>
+    versions = {f":{__version__}", f":{major}.{minor}", f":{major}"}  # for tag v<version>
+    published = versions | {f"{tag}-builder" for tag in versions}  # and the target builder
     mentions = image_mentions()
     wanted = {"README.md", "docs/serve.md", "deploy/deployment.yaml", "deploy/kustomization.yaml"}
     wanted |= {".github/workflows/image.yml", *(f"templates/{step}.yml" for step in SHIPPED)}
@@ -216,9 +217,10 @@ def test_every_file_naming_the_image_agrees() -> None:
     # the actions and workflows users call live in the same owner's repository
     uses = re.findall(r"uses: ([\w.-]+)/gitops-actions/", (ROOT / "README.md").read_text())
     assert uses and set(uses) == {owner}
-    for step in SHIPPED:
+    for step in SHIPPED:  # build runs the builder image: buildah, no Docker engine needed
         spec = next(yaml.safe_load_all((ROOT / "templates" / f"{step}.yml").read_text()))
-        assert spec["spec"]["inputs"]["tool-image"]["default"] == f"{generate.IMAGE}:{__version__}"
+        tag = f"{__version__}-builder" if step == "build" else __version__
+        assert spec["spec"]["inputs"]["tool-image"]["default"] == f"{generate.IMAGE}:{tag}"
 
 
 def test_deploy_runs_the_published_image_of_this_version() -> None:
@@ -235,11 +237,21 @@ def test_the_image_workflow_builds_what_the_dockerfile_says() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     defaults = dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", dockerfile, re.MULTILINE))
     assert {key: job["env"][key] for key in defaults} == defaults
-    [build] = [s for s in job["steps"] if "build-push-action" in s.get("uses", "")]
-    assert build["with"]["build-args"].splitlines() == [f"{k}=${{{{ env.{k} }}}}" for k in defaults]
-    assert build["with"]["push"] is True
-    [meta] = [s for s in job["steps"] if "metadata-action" in s.get("uses", "")]
-    for pattern in ("{{version}}", "{{major}}.{{minor}}", "{{major}}"):
-        assert f"type=semver,pattern={pattern}\n" in meta["with"]["tags"]
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, re.MULTILINE)
+    assert stages[-1] == "tool" and "builder" in stages  # tool: what a plain build gives
+    builds = {
+        s["with"]["target"]: s for s in job["steps"] if "build-push-action" in s.get("uses", "")
+    }
+    metas = {s["id"]: s for s in job["steps"] if "metadata-action" in s.get("uses", "")}
+    assert set(builds) == {"tool", "builder"}
+    for target, meta_id, suffix in (("tool", "meta", ""), ("builder", "meta-builder", "-builder")):
+        build, meta = builds[target], metas[meta_id]
+        args = build["with"]["build-args"].splitlines()
+        assert args == [f"{k}=${{{{ env.{k} }}}}" for k in defaults]
+        assert build["with"]["push"] is True
+        assert build["with"]["tags"] == f"${{{{ steps.{meta_id}.outputs.tags }}}}"
+        for pattern in ("{{version}}", "{{major}}.{{minor}}", "{{major}}"):
+            assert f"type=semver,pattern={pattern}\n" in meta["with"]["tags"]
+        assert meta["with"].get("flavor", "") == (f"suffix={suffix}" if suffix else "")
+        assert f"steps.{build['id']}.outputs.digest" in workflow
     assert job["permissions"] == {"contents": "read", "packages": "write"}
-    assert "steps.push.outputs.digest" in workflow
