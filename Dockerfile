@@ -60,11 +60,13 @@ ENTRYPOINT ["gitops-actions"]
 
 # The build component's image: buildah (and uidmap, through its package; no fuse-overlayfs or
 # runc: vfs storage and chroot isolation need neither), as root: as another user buildah
-# would need subordinate id ranges and a setuid newuidmap besides. Short names
+# would need subordinate id ranges and a setuid newuidmap besides. netavark is named so that
+# apt takes it for the network stack containers-common asks for, not
+# containernetworking-plugins and iptables (43 MiB more installed). Short names
 # (FROM python:3.12) mean Docker Hub, as with docker.
 FROM runtime AS builder
 RUN { command -v buildah >/dev/null || { apt-get update \
-      && apt-get install -y --no-install-recommends buildah \
+      && apt-get install -y --no-install-recommends buildah netavark \
       && rm -rf /var/lib/apt/lists/*; }; } \
  && mkdir -p /etc/containers/registries.conf.d \
  && printf 'unqualified-search-registries = ["docker.io"]\n' \
