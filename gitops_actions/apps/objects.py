@@ -13,6 +13,7 @@ from typing import Any
 from gitops_actions import kustomize
 from gitops_actions.diff.tree import Tree
 from gitops_actions.yamlread import loader
+from gitops_actions.yamlread.values import values
 
 KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
 CHART_FILE = "Chart.yaml"
@@ -76,7 +77,7 @@ def parse(data: bytes) -> list[Any]:
     """Every document's value; nothing when the file is not readable YAML (validate
     reports that file on its own)."""
     try:
-        return [d.value for d in loader.documents(loader.decode(data))]
+        return values(loader.decode(data))
     except (loader.LoadError, ValueError, UnicodeDecodeError):
         return []
 
@@ -181,7 +182,17 @@ class Repo:
         return bool(self.exclude) and any(excluded_by(path, p) for p in self.exclude)
 
     def in_chart(self, folder: str) -> bool:
-        return any(folder == c or folder.startswith(c + "/") for c in self.charts)
+        """``folder`` is a chart's, or inside one (its ancestors are looked up)."""
+        charts = self.charts
+        if not charts:
+            return False
+        if folder in charts:
+            return True
+        while "/" in folder:
+            folder = folder.rpartition("/")[0]
+            if folder in charts:
+                return True
+        return False
 
     def is_dir(self, folder: str) -> bool:
         if folder == ".":
@@ -215,6 +226,8 @@ class Repo:
 
     def kustomization_folder(self, item: str) -> str | None:
         """The folder of ``item`` when it is a kustomization file."""
+        if not item.endswith(KUSTOMIZATION_FILES):  # most items: at once
+            return None
         folder = item.rpartition("/")[0] or "."
         return folder if self.kustomization_files.get(folder) == item else None
 

@@ -9,7 +9,8 @@ document counts) is refused in bounded time and memory.
 
 ``compose`` turns libyaml's events into nodes; ``_Converter`` turns them into plain
 values in one pass. The nodes are kept with each document, so that ``positions`` can find
-where a failing path points.
+where a failing path points. ``values`` reads plain YAML straight to values (no nodes),
+for readers that need no positions, and reads anything else through here.
 """
 
 from __future__ import annotations
