@@ -4,6 +4,7 @@ through it.
 
     model = apps.discover(DiskTree(root))        # every entry point, what is skipped
     apps.affected(root, ["apps/base/x.yaml"])    # the entry points those files feed
+    apps.reached(head, base, changed)            # the same for a diff, or None: discover
     apps.render(root, entry, scratch)            # what one entry point applies
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from gitops_actions.apps.build import Rendered, render
 from gitops_actions.apps.discover import discover
 from gitops_actions.apps.model import Build, EntryPoint, Helm, Model, Skipped
+from gitops_actions.apps.scope import reached
 from gitops_actions.apps.source import remote_url
 from gitops_actions.diff.tree import DiskTree, Tree, under
 
@@ -32,6 +34,7 @@ __all__ = [
     "discover",
     "fingerprint",
     "input_files",
+    "reached",
     "read",
     "remote_url",
     "render",

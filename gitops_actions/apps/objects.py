@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +90,7 @@ class Repo:
     exclude: tuple[str, ...] = ()
     files: list[str] = field(default_factory=list)
     folders: dict[str, list[str]] = field(default_factory=dict)  # folder -> file names
-    kustomizations: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder -> doc
+    kustomizations: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # folder -> doc
     kustomization_files: dict[str, str] = field(default_factory=dict)  # folder -> file
     charts: set[str] = field(default_factory=set)
     objects: list[Object] = field(default_factory=list)
@@ -107,6 +107,22 @@ class Repo:
     def read(
         cls, tree: Tree, exclude: Sequence[str] = (), parsed: dict[str, Any] | None = None
     ) -> Repo:
+        repo = cls.listed(tree, exclude, parsed)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the search runs while we parse
+            agents = pool.submit(repo.agent_files)
+            repo._read_kustomizations()
+            patches = repo._patch_files()
+            repo._agent_files = [p for p in agents.result() if p not in patches]
+        repo.objects = repo._parsed(repo._agent_files)
+        return repo
+
+    @classmethod
+    def listed(
+        cls, tree: Tree, exclude: Sequence[str] = (), parsed: dict[str, Any] | None = None
+    ) -> Repo:
+        """The repo's files, folders, charts and kustomization files, read from the listing
+        alone: each kustomization is parsed when first asked for, and no agent object is
+        read (``read`` reads them all)."""
         repo = cls(tree, tuple(exclude))
         repo.files = [f for f in tree.files() if not repo.ignored(f)]
         for path in repo.files:
@@ -114,28 +130,32 @@ class Repo:
             repo.folders.setdefault(folder or ".", []).append(name)
         repo.charts = {f for f, names in repo.folders.items() if CHART_FILE in names}
         repo._cache = {} if parsed is None else parsed
-        with ThreadPoolExecutor(max_workers=1) as pool:  # the search runs while we parse
-            agents = pool.submit(repo._candidates, _AGENT_NEEDLES)
-            repo._read_kustomizations()
-            patches = repo._patch_files()
-            repo._agent_files = [p for p in agents.result() if p not in patches]
-        repo.objects = repo._parsed(repo._agent_files)
+        for folder, names in repo.folders.items():
+            found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
+            if found and not repo.in_chart(folder):
+                repo.kustomization_files[folder] = found if folder == "." else f"{folder}/{found}"
+        repo.kustomizations = _Lazy(repo._kustomization, repo.kustomization_files)
         return repo
 
+    def agent_files(self) -> list[str]:
+        """The files that may hold a Flux or Argo CD object (one search of the tree)."""
+        return self._candidates(_AGENT_NEEDLES)
+
+    def _kustomization(self, folder: str) -> dict[str, Any]:
+        rel = self.kustomization_files[folder]
+        key = "k:" + self.tree.blob(rel)
+        if key not in self._cache:
+            docs = parse(self.tree.read(rel))
+            self._cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
+        doc: dict[str, Any] = self._cache[key]
+        return doc
+
     def _read_kustomizations(self) -> None:
-        for folder, names in self.folders.items():
-            found = next((n for n in KUSTOMIZATION_FILES if n in names), None)
-            if found and not self.in_chart(folder):
-                self.kustomization_files[folder] = found if folder == "." else f"{folder}/{found}"
+        """Every kustomization, parsed now (read in one go)."""
         blob = self.tree.blob
         files = self.kustomization_files.values()
         self.tree.prefetch(f for f in files if "k:" + blob(f) not in self._cache)
-        for folder, rel in self.kustomization_files.items():
-            key = "k:" + self.tree.blob(rel)
-            if key not in self._cache:
-                docs = parse(self.tree.read(rel))
-                self._cache[key] = docs[0] if docs and isinstance(docs[0], dict) else {}
-            self.kustomizations[folder] = self._cache[key]
+        self.kustomizations = {f: self._kustomization(f) for f in self.kustomization_files}
 
     def _patch_files(self) -> set[str]:
         """Files kustomizations read as patches: partial objects that change others, never
@@ -307,6 +327,27 @@ class Repo:
                 paths = [p for p in paths if _may_hold(self.tree.read(p), needle)]
             self._value_objects[key] = self._parsed(paths)
         return self._value_objects[key]
+
+
+class _Lazy(Mapping[str, dict[str, Any]]):
+    """Kustomizations by folder, each parsed when first asked for."""
+
+    def __init__(self, load: Callable[[str], dict[str, Any]], files: Mapping[str, str]) -> None:
+        self._load, self._files = load, files
+
+    def __getitem__(self, folder: str) -> dict[str, Any]:
+        if folder not in self._files:
+            raise KeyError(folder)
+        return self._load(folder)
+
+    def __contains__(self, folder: object) -> bool:
+        return folder in self._files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
 
 
 def _may_hold(data: bytes, needle: bytes) -> bool:

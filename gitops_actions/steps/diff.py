@@ -220,34 +220,17 @@ def diff_trees(
     ``parsed`` caches parsed files by blob for both trees, and for later calls if kept."""
     parsed = {} if parsed is None else parsed
     changed = changed_paths(base, head)
-    recorder = Recorder(head)
-    model = apps.discover(recorder, repo_url=repo_url, parsed=parsed, grouped=False)
-    after = {e.name: e for e in model.entries}
     jobs: dict[str, tuple[EntryPoint | None, EntryPoint | None]] = {}
     same: set[str] = set()
-    if not recorder.depends_on(base, changed, _same_for_discovery):
+    reached = None
+    if not everything:  # the entry points the change reaches, when that is quick to tell
+        reached = apps.reached(head, base, changed, parsed=parsed, same=_same_for_discovery)
+    if reached is not None:
+        jobs = {e.name: (e, e) for e in sorted(reached, key=lambda e: e.name)}
+    else:
+        jobs, same = _discovered(base, head, changed, everything, repo_url, parsed)
         # the change touches nothing discovery read: both refs have the same entry points,
         # and only those fed by a changed file can render differently
-        touched = {e.name for e in model.affected(changed)}
-        for name, entry in sorted(after.items()):
-            if name in touched:
-                jobs[name] = (entry, entry)
-            elif everything:
-                jobs[name] = (None, entry)
-                same.add(name)  # rendered once, for both sides
-    else:
-        before = {
-            e.name: e
-            for e in apps.discover(base, repo_url=repo_url, parsed=parsed, grouped=False).entries
-        }
-        for name in sorted(set(before) | set(after)):
-            old, new = before.get(name), after.get(name)
-            if old and new and apps.fingerprint(base, old) == apps.fingerprint(head, new):
-                if not everything:
-                    continue
-                same.add(name)  # rendered once, for both sides
-                old = None
-            jobs[name] = (old, new)
     for pair in jobs.values():
         for point in pair:
             outside = [i for i in _inputs(point) if i == ".." or i.startswith("../")]
@@ -308,6 +291,47 @@ def diff_trees(
     return Report(
         tuple(found), tuple(sorted(jobs)), dict(renderers), tuple(skipped), dict(options.hidden)
     )
+
+
+def _discovered(
+    base: Tree,
+    head: Tree,
+    changed: list[str],
+    everything: bool,
+    repo_url: str,
+    parsed: dict[str, Any],
+) -> tuple[dict[str, tuple[EntryPoint | None, EntryPoint | None]], set[str]]:
+    """What to render at each ref, from the whole repo discovered: (jobs, names rendered
+    once for both refs)."""
+    recorder = Recorder(head)
+    model = apps.discover(recorder, repo_url=repo_url, parsed=parsed, grouped=False)
+    after = {e.name: e for e in model.entries}
+    jobs: dict[str, tuple[EntryPoint | None, EntryPoint | None]] = {}
+    same: set[str] = set()
+    if not recorder.depends_on(base, changed, _same_for_discovery):
+        # the change touches nothing discovery read: both refs have the same entry points,
+        # and only those fed by a changed file can render differently
+        touched = {e.name for e in model.affected(changed)}
+        for name, entry in sorted(after.items()):
+            if name in touched:
+                jobs[name] = (entry, entry)
+            elif everything:
+                jobs[name] = (None, entry)
+                same.add(name)  # rendered once, for both sides
+        return jobs, same
+    before = {
+        e.name: e
+        for e in apps.discover(base, repo_url=repo_url, parsed=parsed, grouped=False).entries
+    }
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old and new and apps.fingerprint(base, old) == apps.fingerprint(head, new):
+            if not everything:
+                continue
+            same.add(name)  # rendered once, for both sides
+            old = None
+        jobs[name] = (old, new)
+    return jobs, same
 
 
 def _same_for_discovery(path: str, old: bytes, new: bytes) -> bool:
