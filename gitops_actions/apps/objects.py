@@ -124,7 +124,13 @@ class Repo:
         alone: each kustomization is parsed when first asked for, and no agent object is
         read (``read`` reads them all)."""
         repo = cls(tree, tuple(exclude))
-        repo.files = [f for f in tree.files() if not repo.ignored(f)]
+        ignored = repo.ignored
+        if exclude:
+            repo.files = [f for f in tree.files() if not ignored(f)]
+        else:  # most paths hold no "/." and do not start with "." : kept at once
+            repo.files = [
+                f for f in tree.files() if ("/." not in f and f[0] != ".") or not ignored(f)
+            ]
         for path in repo.files:
             folder, _, name = path.rpartition("/")
             repo.folders.setdefault(folder or ".", []).append(name)

@@ -35,8 +35,8 @@ MAX_CHANGED = 50  # beyond this, full discovery (it costs the same at any size)
 
 _END = rb"""(?=[\s"',\]}:#]|\Z)"""  # where a scalar can end in the text
 _UP = re.compile(rb"\.\.([\w./-]*)" + _END)  # a reference going up: its tail
-_DOTS = re.compile(rb"(?:^|(?<=[\s\"'\[{,:]))[./]+" + _END, re.MULTILINE)  # ".", "./", "/"
-_ODD = re.compile(rb"\"\"|''|[|>\\]")  # an empty string, a block scalar, an escape
+_DOTS = re.compile(rb"[\s\"'\[{,:][./]+" + _END)  # ".", "./", "/" after a delimiter
+_ODD = (b'""', b"''", b"|", b">", b"\\")  # an empty string, a block scalar, an escape
 _CLEAN = re.compile(r"[A-Za-z0-9_.-]+")
 # what str() makes of a number, a boolean or null (kustomize generator entries are str()-ed)
 _PRINTED = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?|-?inf|nan|None|True|False")
@@ -163,7 +163,9 @@ def _may_name_own_folder(text: bytes, parts: tuple[str, ...]) -> bool:
     """Whether ``text`` may name its own folder or one above it: an empty string, an
     escape or a block scalar; a reference made of dots; or one that goes up (``..``) and
     ends in ``..`` or in a segment of the folder's own path."""
-    if not all(map(_clean_segment, parts)) or _ODD.search(text) or _DOTS.search(text):
+    if not all(map(_clean_segment, parts)) or any(odd in text for odd in _ODD):
+        return True
+    if text[:1] in (b".", b"/") or _DOTS.search(text):
         return True
     names = {p.encode() for p in parts}
     for match in _UP.finditer(text):
