@@ -37,6 +37,13 @@ _END = rb"""(?=[\s"',\]}:#]|\Z)"""  # where a scalar can end in the text
 _UP = re.compile(rb"\.\.([\w./-]*)" + _END)  # a reference going up: its tail
 _DOTS = re.compile(rb"[\s\"'\[{,:][./]+" + _END)  # ".", "./", "/" after a delimiter
 _ODD = (b'""', b"''", b"|", b">", b"\\")  # an empty string, a block scalar, an escape
+# a key whose references are read as a list, holding something else: a string is read as
+# its characters, and "." among them is the kustomization's own folder
+_KEYS = rb"resources|bases|components|crds|patchesStrategicMerge|transformers|generators|"
+_KEYS += rb"configurations|validators|files|envs"
+_NOT_A_LIST = re.compile(
+    rb"[\s{,][\"']?(?:" + _KEYS + rb")[\"']?[ \t]*:(?:\s|#[^\n]*)*+(?!-\s|\[)(?=\S)"
+)
 _CLEAN = re.compile(r"[A-Za-z0-9_.-]+")
 # what str() makes of a number, a boolean or null (kustomize generator entries are str()-ed)
 _PRINTED = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?|-?inf|nan|None|True|False")
@@ -161,11 +168,12 @@ def _may_name(text: bytes, parts: tuple[str, ...], wanted: Iterable[tuple[str, .
 
 def _may_name_own_folder(text: bytes, parts: tuple[str, ...]) -> bool:
     """Whether ``text`` may name its own folder or one above it: an empty string, an
-    escape or a block scalar; a reference made of dots; or one that goes up (``..``) and
-    ends in ``..`` or in a segment of the folder's own path."""
+    escape or a block scalar; a reference made of dots; a reference key holding no list;
+    or a reference that goes up (``..``) and ends in ``..`` or in a segment of the
+    folder's own path."""
     if not all(map(_clean_segment, parts)) or any(odd in text for odd in _ODD):
         return True
-    if text[:1] in (b".", b"/") or _DOTS.search(text):
+    if text[:1] in (b".", b"/") or _DOTS.search(text) or _NOT_A_LIST.search(b"\n" + text):
         return True
     names = {p.encode() for p in parts}
     for match in _UP.finditer(text):

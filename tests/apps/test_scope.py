@@ -220,6 +220,15 @@ def test_an_appset_git_generator_picking_up_a_new_folder_is_left_to_full_discove
             },
             {"apps/x/f.yaml": DEPLOY.format(name="g")},
         ),
+        # a string where a list belongs is read as its characters: "." is its own folder
+        (
+            {
+                "apps/x/kustomization.yaml": "resources: ../base\n",
+                "apps/x/sub/f.yaml": DEPLOY.format(name="f"),
+                "apps/x/sub/kustomization.yaml": "resources: [f.yaml]\n",
+            },
+            {"apps/x/sub/f.yaml": DEPLOY.format(name="g")},
+        ),
         # a root taking a whole folder that holds another root
         (
             {
