@@ -40,7 +40,7 @@ _ODD = (b'""', b"''", b"|", b">", b"\\")  # an empty string, a block scalar, an 
 # a key whose references are read as a list, holding something else: a string is read as
 # its characters, and "." among them is the kustomization's own folder
 _KEYS = rb"resources|bases|components|crds|patchesStrategicMerge|transformers|generators|"
-_KEYS += rb"configurations|validators|files|envs"
+_KEYS += rb"configurations|validators|files|envs|additionalValuesFiles"
 _NOT_A_LIST = re.compile(
     rb"[\s{,][\"']?(?:" + _KEYS + rb")[\"']?[ \t]*:(?:\s|#[^\n]*)*+(?!-\s|\[)(?=\S)"
 )
