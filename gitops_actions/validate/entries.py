@@ -231,8 +231,10 @@ def traced(
     env: Mapping[str, str] | None,
     root: Path,
     scratch: Path,
+    workers: int = 1,
 ) -> list[Finding]:
-    """Findings about rendered output, moved to the files that produced them."""
+    """Findings about rendered output, moved to the files that produced them (each entry
+    point's traced by a render of its own, ``workers`` at a time)."""
     if not traces:
         return findings
     mine: dict[tuple[str, str], list[Finding]] = {}
@@ -243,14 +245,23 @@ def traced(
             mine.setdefault(key, []).append(finding)
         else:
             out.append(finding)
-    for key, items in mine.items():
+
+    def one(key: tuple[str, str]) -> list[Finding]:
         trace = traces[key]
         values = trace.item.entry.build.substitute
 
-        def rename(text: str, values: Mapping[str, str] | None = values) -> str:
+        def rename(text: str) -> str:
             return flux.substitute(text, values)[0] if values is not None else text
 
-        out.extend(render.trace(trace.as_render(root, scratch), items, env, rename=rename))
+        return render.trace(trace.as_render(root, scratch), mine[key], env, rename=rename)
+
+    if len(mine) <= 1 or workers <= 1:
+        done = [one(key) for key in mine]
+    else:  # each traces with a kustomize or helm process: threads wait on them
+        with ThreadPoolExecutor(max_workers=max(2, workers * 2)) as pool:
+            done = list(pool.map(one, mine))
+    for found in done:
+        out.extend(found)
     return out
 
 

@@ -120,7 +120,12 @@ def validate(request: Request) -> Outcome:
         findings.extend(_place_duplicates(checks.duplicates(checked.seen), sources))
         findings = entries.unresolved_dropped(findings, traces)
         findings = entries.traced(
-            findings, traces, request.env, planned.root.resolve(), Path(scratch)
+            findings,
+            traces,
+            request.env,
+            planned.root.resolve(),
+            Path(scratch),
+            _workers(request.workers),
         )
     findings = entries.once(findings)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.check, f.message))

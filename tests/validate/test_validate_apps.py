@@ -189,3 +189,18 @@ def test_helm_values_files_nothing_names_are_skipped_by_their_name(repo: Path) -
     [finding] = outcome.findings  # the ConfigMap is checked: data values are strings
     assert finding.file == "environments/prod/settings-values.yaml"
     assert finding.check == "schema"
+
+
+@pytest.mark.parametrize("repo", ["flux-apps"], indirect=True)
+def test_findings_traced_in_parallel_are_those_traced_one_by_one(repo: Path) -> None:
+    """Each entry point's findings are traced by a render of its own, several at once:
+    the same findings, in the same order, as one at a time."""
+    (repo / "kubernetes/apps/media/sonarr/app/deployment.yaml").write_text(
+        (repo / "kubernetes/apps/media/sonarr/app/deployment.yaml")
+        .read_text()
+        .replace("spec:\n  selector:", 'spec:\n  replicas: "1"\n  selector:')
+    )
+    one = validate(Request(paths=(".",), workers=1)).findings
+    many = validate(Request(paths=(".",), workers=2)).findings
+    assert len({f.origin for f in one}) >= 2  # more than one entry point traced
+    assert many == one
