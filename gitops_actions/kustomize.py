@@ -24,6 +24,7 @@ from gitops_actions.yamlread.loader import read_values
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SUPPORTED = {"apiVersion", "kind", "resources", "bases", "namespace", "images", "replicas"}
+_LISTS = ("resources", "bases", "images", "replicas")  # of SUPPORTED, what kustomize reads as lists
 _REF_KEYS = (
     "resources",
     "bases",
@@ -118,33 +119,44 @@ class Refused(Exception):
     no renderer may read it."""
 
 
+def _listed(value: object) -> list[Any]:
+    """A field kustomize reads as a list; anything else (a string, a number, a mapping) is
+    kustomize's own error when it builds, and names no file here."""
+    return value if isinstance(value, list) else []
+
+
 def references(doc: dict[str, Any]) -> Iterator[str]:
     """Every local file or directory a kustomization reads."""
     for key in _REF_KEYS:
-        for item in doc.get(key) or ():
+        for item in _listed(doc.get(key)):
             if isinstance(item, str) and "://" not in item and not item.startswith("git@"):
                 yield item
     for key in ("patches", "patchesJson6902"):
-        for patch in doc.get(key) or ():
+        for patch in _listed(doc.get(key)):
             if isinstance(patch, dict) and isinstance(patch.get("path"), str):
                 yield patch["path"]
-    for generator in (doc.get("configMapGenerator") or []) + (doc.get("secretGenerator") or []):
-        for entry in (generator or {}).get("files") or ():
+    generators = _listed(doc.get("configMapGenerator")) + _listed(doc.get("secretGenerator"))
+    for generator in generators:
+        if not isinstance(generator, dict):
+            continue
+        for entry in _listed(generator.get("files")):
             yield str(entry).partition("=")[2] or str(entry)
-        for entry in (generator or {}).get("envs") or ():
+        for entry in _listed(generator.get("envs")):
             yield str(entry)
-        if (generator or {}).get("env"):
-            yield str(generator["env"])
-    for replacement in doc.get("replacements") or ():  # a file of replacements, or inline
+        if isinstance(generator.get("env"), str) and generator["env"]:
+            yield generator["env"]
+    for replacement in _listed(doc.get("replacements")):  # a file of replacements, or inline
         if isinstance(replacement, dict) and isinstance(replacement.get("path"), str):
             yield replacement["path"]
     openapi = doc.get("openapi")
     if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
         yield openapi["path"]
-    for chart in doc.get("helmCharts") or ():
-        if isinstance(chart, dict) and isinstance(chart.get("valuesFile"), str):
+    for chart in _listed(doc.get("helmCharts")):
+        if not isinstance(chart, dict):
+            continue
+        if isinstance(chart.get("valuesFile"), str):
             yield chart["valuesFile"]
-        for extra in (chart.get("additionalValuesFiles") or ()) if isinstance(chart, dict) else ():
+        for extra in _listed(chart.get("additionalValuesFiles")):
             if isinstance(extra, str):
                 yield extra
 
@@ -208,7 +220,7 @@ def build(
     kustomization is the folder's own) refuses resource files outside ``folder``, as
     kustomize's load restrictor does."""
     top = os.fspath(root)
-    return _build(os.fspath(folder), top, kustomization, restricted, Bounds(top))
+    return _build(os.fspath(folder), top, kustomization, restricted, Bounds(top), ())
 
 
 def _build(
@@ -217,15 +229,22 @@ def _build(
     kustomization: dict[str, Any] | None,
     restricted: bool | None,
     bounds: Bounds,
+    within: tuple[str, ...],
 ) -> list[dict[str, Any]]:
     if restricted is None:
         restricted = kustomization is None
+    if folder in within:  # kustomize's own error names the cycle
+        raise Unsupported(f"{folder}: a cycle of kustomizations")
+    within += (folder,)
     doc = kustomization if kustomization is not None else _kustomization(folder)
     if doc is None:
         raise Unsupported(f"{folder}: no kustomization")
     extra = set(doc) - SUPPORTED
     if extra:
         raise Unsupported(f"{folder}: {', '.join(sorted(extra))}")
+    misshapen = [k for k in _LISTS if k in doc and not isinstance(doc[k], list | None)]
+    if misshapen or not isinstance(doc.get("namespace"), str | None):
+        raise Unsupported(f"{folder}: {', '.join(misshapen) or 'namespace'} of another shape")
     resources: list[dict[str, Any]] = []
     for ref in [*(doc.get("resources") or []), *(doc.get("bases") or [])]:
         if not isinstance(ref, str) or "://" in ref or ref.startswith("git@"):
@@ -236,7 +255,7 @@ def _build(
         if bounds.escapes(target):
             raise Refused(f"{ref!r} is a symlink that leads out of the tree; not following it")
         if os.path.isdir(target):
-            resources += _build(target, root, None, None, bounds)
+            resources += _build(target, root, None, None, bounds, within)
         elif restricted and not _within(target, folder):  # kustomize refuses it
             raise Unsupported(f"{ref!r} is a file outside the kustomization's directory")
         elif os.path.isfile(target):

@@ -37,8 +37,8 @@ _END = rb"""(?=[\s"',\]}:#]|\Z)"""  # where a scalar can end in the text
 _UP = re.compile(rb"\.\.([\w./-]*)" + _END)  # a reference going up: its tail
 _DOTS = re.compile(rb"[\s\"'\[{,:][./]+" + _END)  # ".", "./", "/" after a delimiter
 _ODD = (b'""', b"''", b"|", b">", b"\\")  # an empty string, a block scalar, an escape
-# a key whose references are read as a list, holding something else: a string is read as
-# its characters, and "." among them is the kustomization's own folder
+# a key whose references are read as a list, holding something else (kustomize's error:
+# it names nothing); such a kustomization is parsed rather than judged by its text
 _KEYS = rb"resources|bases|components|crds|patchesStrategicMerge|transformers|generators|"
 _KEYS += rb"configurations|validators|files|envs|additionalValuesFiles"
 _NOT_A_LIST = re.compile(

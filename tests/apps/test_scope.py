@@ -220,15 +220,6 @@ def test_an_appset_git_generator_picking_up_a_new_folder_is_left_to_full_discove
             },
             {"apps/x/f.yaml": DEPLOY.format(name="g")},
         ),
-        # a string where a list belongs is read as its characters: "." is its own folder
-        (
-            {
-                "apps/x/kustomization.yaml": "resources: ../base\n",
-                "apps/x/sub/f.yaml": DEPLOY.format(name="f"),
-                "apps/x/sub/kustomization.yaml": "resources: [f.yaml]\n",
-            },
-            {"apps/x/sub/f.yaml": DEPLOY.format(name="g")},
-        ),
         # a root taking a whole folder that holds another root
         (
             {
@@ -303,6 +294,17 @@ def random_repo(rng: random.Random) -> dict[str, str]:
             text += "kind: Component\n"
         files[f"{folder}/kustomization.yaml"] = text + "images:\n  - name: i\n    newTag: '1'\n"
     return files
+
+
+def test_a_string_where_a_list_belongs_names_nothing(tmp_path: Path) -> None:
+    """kustomize refuses ``resources: ../base``; it names no folder, not its characters
+    (a "." among them would be the kustomization's own folder, taken whole)."""
+    files = {
+        "apps/x/kustomization.yaml": "resources: ../base\n",
+        "apps/x/sub/f.yaml": DEPLOY.format(name="f"),
+        "apps/x/sub/kustomization.yaml": "resources: [f.yaml]\n",
+    }
+    assert check(tmp_path, files, {"apps/x/sub/f.yaml": DEPLOY.format(name="g")}) == ["apps/x/sub"]
 
 
 def test_random_repos_reach_what_full_discovery_reaches(tmp_path: Path) -> None:

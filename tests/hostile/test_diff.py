@@ -47,6 +47,27 @@ FILES: dict[str, tuple[str, Callable[[], bytes], str]] = {
         lambda: b"resources: [../../outside.yaml]\n",
         "outside the repository",
     ),
+    # kustomize reads these fields as lists: any other shape is its error, never a crash
+    "a kustomization's resources as a string": (
+        "other/kustomization.yaml",
+        lambda: b"resources: ../app\n",
+        "cannot unmarshal string",
+    ),
+    "a kustomization's resources as a number": (
+        "other/kustomization.yaml",
+        lambda: b"resources: 5\n",
+        "cannot unmarshal number",
+    ),
+    "a kustomization's generators as a string": (
+        "other/kustomization.yaml",
+        lambda: b"configMapGenerator: abc\nsecretGenerator: [abc]\n",
+        "cannot unmarshal string",
+    ),
+    "a kustomization including itself": (
+        "other/kustomization.yaml",
+        lambda: b"resources: [../other]\n",
+        "cannot render",
+    ),
     "a YAML 1.1 value scalar": (
         "app/route.yaml",
         lambda: b"apiVersion: example.com/v1\nkind: Route\nmetadata: {name: r}\nspec: {match: =}\n",

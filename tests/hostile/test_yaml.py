@@ -170,3 +170,32 @@ def test_a_kustomization_pointing_outside_the_repo(tmp_path: Path) -> None:
     judge(result)
     assert result.code == 2, result.stderr
     assert "app" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "resources: ../app\n",
+        "resources: 5\n",
+        "resources: {a: b}\n",
+        "replicas: 5\n",
+        "namespace: [a]\n",
+        "configMapGenerator: abc\n",
+        "secretGenerator: [abc]\n",
+        "helmCharts: [x]\n",
+        "configMapGenerator: [{name: x, files: 3}]\n",
+        "resources: [../other]\n",
+    ],
+)
+def test_a_kustomization_of_the_wrong_shape(text: str, tmp_path: Path) -> None:
+    """Fields kustomize reads as lists, holding something else, or a kustomization that
+    includes itself: kustomize's own error, naming the file, never a crash or a hang."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "cm.yaml").write_text(CONFIG_MAP.format(name="app"))
+    (tmp_path / "app" / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "kustomization.yaml").write_text(text)
+    result = run("validate", ".", cwd=tmp_path)
+    judge(result)
+    assert result.code == 2, result.stderr
+    assert "other/kustomization.yaml" in result.stderr and "cannot render" in result.stderr
