@@ -93,6 +93,11 @@ def _params(
         return [*_elements(config.get("elements")), *_elements_yaml(config.get("elementsYaml"))]
     if kind == "git":
         found = list(_git_params(repo, config))
+        if not found:  # most often a path that moved or a typo: Argo CD makes nothing
+            asked = [config.get("directories"), config.get("files")]
+            entries = [d for a in asked if isinstance(a, list) for d in a if isinstance(d, dict)]
+            paths = ", ".join(sorted({str(d.get("path")) for d in entries if not d.get("exclude")}))
+            notes.append(f"git generator: nothing in the repo matches {paths or 'no path'}")
         prefix = str(config.get("pathParamPrefix") or "")
         if prefix:  # the path's parameters go under the prefix, a file's keys stay
             found = [{**_without(p, "path"), prefix: {"path": p["path"]}} for p in found]

@@ -241,6 +241,7 @@ def test_nothing_generated_is_dropped_silently(tmp_path: Path) -> None:
         "  generators:\n"
         "    - clusters: {selector: {matchLabels: {env: qa}}}\n"
         "    - list: {elements: [{app: web, dir: apps/web}, {app: api}]}\n"
+        "    - git: {repoURL: " + URL + ", directories: [{path: 'aps/*'}]}\n"
         "  template:\n    metadata: {name: '{{app}}'}\n"
         "    spec:\n      source: {repoURL: " + URL + ", path: '{{dir}}'}\n"
         "      destination: {namespace: '{{app}}'}\n",
@@ -251,6 +252,7 @@ def test_nothing_generated_is_dropped_silently(tmp_path: Path) -> None:
         "argocd/gaps.yaml: ApplicationSet gaps: clusters generator: no cluster Secret in the"
         " repo matches its selector; clusters known only to Argo CD are not seen here",
         "argocd/gaps.yaml: ApplicationSet gaps: Application api: no generator gives {{dir}}",
+        "argocd/gaps.yaml: ApplicationSet gaps: git generator: nothing in the repo matches aps/*",
     ]
 
 
