@@ -21,6 +21,7 @@ from typing import Any
 from gitops_actions.errors import InputError
 from gitops_actions.paths import Bounds
 from gitops_actions.yamlread.loader import read_values
+from gitops_actions.yamlread.shapes import listed
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SUPPORTED = {"apiVersion", "kind", "resources", "bases", "namespace", "images", "replicas"}
@@ -119,44 +120,38 @@ class Refused(Exception):
     no renderer may read it."""
 
 
-def _listed(value: object) -> list[Any]:
-    """A field kustomize reads as a list; anything else (a string, a number, a mapping) is
-    kustomize's own error when it builds, and names no file here."""
-    return value if isinstance(value, list) else []
-
-
 def references(doc: dict[str, Any]) -> Iterator[str]:
     """Every local file or directory a kustomization reads."""
     for key in _REF_KEYS:
-        for item in _listed(doc.get(key)):
+        for item in listed(doc.get(key)):
             if isinstance(item, str) and "://" not in item and not item.startswith("git@"):
                 yield item
     for key in ("patches", "patchesJson6902"):
-        for patch in _listed(doc.get(key)):
+        for patch in listed(doc.get(key)):
             if isinstance(patch, dict) and isinstance(patch.get("path"), str):
                 yield patch["path"]
-    generators = _listed(doc.get("configMapGenerator")) + _listed(doc.get("secretGenerator"))
+    generators = listed(doc.get("configMapGenerator")) + listed(doc.get("secretGenerator"))
     for generator in generators:
         if not isinstance(generator, dict):
             continue
-        for entry in _listed(generator.get("files")):
+        for entry in listed(generator.get("files")):
             yield str(entry).partition("=")[2] or str(entry)
-        for entry in _listed(generator.get("envs")):
+        for entry in listed(generator.get("envs")):
             yield str(entry)
         if isinstance(generator.get("env"), str) and generator["env"]:
             yield generator["env"]
-    for replacement in _listed(doc.get("replacements")):  # a file of replacements, or inline
+    for replacement in listed(doc.get("replacements")):  # a file of replacements, or inline
         if isinstance(replacement, dict) and isinstance(replacement.get("path"), str):
             yield replacement["path"]
     openapi = doc.get("openapi")
     if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
         yield openapi["path"]
-    for chart in _listed(doc.get("helmCharts")):
+    for chart in listed(doc.get("helmCharts")):
         if not isinstance(chart, dict):
             continue
         if isinstance(chart.get("valuesFile"), str):
             yield chart["valuesFile"]
-        for extra in _listed(chart.get("additionalValuesFiles")):
+        for extra in listed(chart.get("additionalValuesFiles")):
             if isinstance(extra, str):
                 yield extra
 

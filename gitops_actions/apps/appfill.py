@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from gitops_actions.apps.objects import mapping, parse
+from gitops_actions.apps.objects import parse
+from gitops_actions.yamlread.shapes import listed, mapping
 
 _PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
 
@@ -160,7 +161,7 @@ def _unfilled(app: dict[str, Any]) -> list[str]:
     """Placeholders left in the sources' paths (a parameter no generator gives), or the
     ``<no value>`` Go prints for a key that is not there."""
     spec = mapping(app.get("spec"))
-    sources = [spec.get("source"), *(spec.get("sources") or [])]
+    sources = [spec.get("source"), *listed(spec.get("sources"))]
     paths = [str(s.get("path")) for s in sources if isinstance(s, dict) and s.get("path")]
     found = {m[0] for p in paths for m in _PLACEHOLDER.finditer(p)}
     return sorted(found | {"a value (<no value>)" for p in paths if "<no value>" in p})

@@ -18,7 +18,8 @@ from typing import Any
 
 from gitops_actions.apps import flux
 from gitops_actions.apps.model import EntryPoint
-from gitops_actions.apps.objects import Object, mapping, parse
+from gitops_actions.apps.objects import Object, parse
+from gitops_actions.yamlread.shapes import listed, mapping
 
 DEPTH = 4  # levels of Kustomizations applying Kustomizations followed
 # what a parent's patch may set in its children but the model leaves out: patches for
@@ -83,7 +84,7 @@ def as_applied(
 
 def _parent(obj: Object, entry: EntryPoint) -> Parent | None:
     patches = []
-    for item in obj.spec.get("patches") or ():
+    for item in listed(obj.spec.get("patches")):
         target = mapping(mapping(item).get("target"))
         text = mapping(item).get("patch")
         if target.get("kind") != "Kustomization" or not isinstance(text, str):

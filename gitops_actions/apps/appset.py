@@ -17,7 +17,8 @@ from typing import Any
 from gitops_actions.apps import appfill
 from gitops_actions.apps.flux import config_data
 from gitops_actions.apps.helmvalues import merge  # mappings merge key by key, as Argo CD's
-from gitops_actions.apps.objects import Object, Repo, mapping, parse
+from gitops_actions.apps.objects import Object, Repo, parse
+from gitops_actions.yamlread.shapes import listed, mapping
 
 API = "argoproj.io/"
 SECRET_TYPE = "argocd.argoproj.io/secret-type"
@@ -47,7 +48,7 @@ def generate(repo: Repo, obj: Object) -> Iterator[dict[str, Any] | str]:
     if patch is not None and not (fill.go and isinstance(patch, str)):
         yield f"{label}: templatePatch needs goTemplate and a string; not applied"
         return
-    for generator in spec.get("generators") or ():
+    for generator in listed(spec.get("generators")):
         if not isinstance(generator, dict):
             continue
         notes: list[str] = []
@@ -251,7 +252,7 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     for key, value in mapping(selector.get("matchLabels")).items():
         if labels.get(str(key)) != str(value):
             return False
-    for expression in selector.get("matchExpressions") or ():
+    for expression in listed(selector.get("matchExpressions")):
         if not isinstance(expression, dict):
             continue
         key, operator = str(expression.get("key")), str(expression.get("operator"))
@@ -278,7 +279,7 @@ def _git_params(repo: Repo, git: dict[str, Any]) -> Iterator[dict[str, Any]]:
             path_match(p, folder) for p in excluded
         ):
             yield _path_params(folder)
-    for entry in git.get("files") or ():
+    for entry in listed(git.get("files")):
         if not isinstance(entry, dict):
             continue
         pattern = str(entry.get("path") or "")

@@ -11,10 +11,11 @@ from typing import Any
 from gitops_actions import imageref
 from gitops_actions.apps import appset
 from gitops_actions.apps.model import Build, EntryPoint, Helm
-from gitops_actions.apps.objects import CHART_FILE, Object, Repo, mapping, normpath
+from gitops_actions.apps.objects import CHART_FILE, Object, Repo, normpath
 from gitops_actions.apps.source import same_repo
 from gitops_actions.errors import UsageError
 from gitops_actions.yamlread import dump
+from gitops_actions.yamlread.shapes import listed, mapping
 
 API = "argoproj.io/"
 
@@ -36,7 +37,7 @@ def _application(
     app = Object(file, value)
     spec = app.spec
     label = f"{file}: Application {app.name}"
-    sources = [s for s in [spec.get("source"), *(spec.get("sources") or [])] if isinstance(s, dict)]
+    sources = [s for s in [spec.get("source"), *listed(spec.get("sources"))] if isinstance(s, dict)]
     ours = [s for s in sources if _ours(repo, repo_url, s)]
     if not ours:
         urls = ", ".join(sorted({str(s.get("repoURL")) for s in sources})) or "no source"
@@ -122,7 +123,7 @@ def _part(
     elif path in repo.kustomizations:
         inputs |= repo.closure(path)
         merged = _kustomize(source.get("kustomize"))
-        for component in merged.get("components") or ():
+        for component in listed(merged.get("components")):
             inputs |= repo.closure(normpath(path, str(component)))
     else:
         generated = True

@@ -12,6 +12,7 @@ from gitops_actions.apps import appset, argo, flux, helmrelease
 from gitops_actions.apps.model import EntryPoint, Model, Skipped, outermost
 from gitops_actions.apps.objects import CHART_FILE, KUSTOMIZATION_FILES, MANIFEST, Repo
 from gitops_actions.diff.tree import Tree
+from gitops_actions.yamlread.shapes import listed
 
 # files in a repo that are configuration of tools, not resources: name -> what it is
 TOOL_FILES = {
@@ -218,18 +219,18 @@ def _non_resources(repo: Repo, entries: list[EntryPoint]) -> Iterable[Skipped]:
         spec = chart.get("spec") if isinstance(chart, dict) else None
         if isinstance(spec, dict):
             base = str(spec.get("chart") or ".")
-            for file in spec.get("valuesFiles") or ():
+            for file in listed(spec.get("valuesFiles")):
                 path = posixpath.normpath(posixpath.join(base, str(file))).removeprefix("./")
                 values.setdefault(path, f"Helm values of HelmRelease {obj.name}")
     for folder, doc in repo.kustomizations.items():
         for key, what in (("configurations", "kustomize configuration"), ("openapi", "")):
             refs = doc.get(key)
-            items = [refs.get("path")] if isinstance(refs, dict) else list(refs or ())
+            items = [refs.get("path")] if isinstance(refs, dict) else listed(refs)
             for ref in items:
                 if isinstance(ref, str):
                     path = posixpath.normpath(posixpath.join(folder, ref)).removeprefix("./")
                     values.setdefault(path, what or "kustomize openapi schema")
-        for chart in doc.get("helmCharts") or ():
+        for chart in listed(doc.get("helmCharts")):
             if isinstance(chart, dict):
                 for key in ("valuesFile",):
                     if isinstance(chart.get(key), str):

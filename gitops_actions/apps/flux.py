@@ -10,8 +10,9 @@ from typing import Any
 
 from gitops_actions.apps import applied, generated
 from gitops_actions.apps.model import Build, EntryPoint
-from gitops_actions.apps.objects import Object, Repo, mapping, normpath
+from gitops_actions.apps.objects import Object, Repo, normpath
 from gitops_actions.apps.source import same_repo
+from gitops_actions.yamlread.shapes import listed, mapping
 
 API = "kustomize.toolkit.fluxcd.io/"
 SOURCE_API = "source.toolkit.fluxcd.io/"
@@ -138,9 +139,9 @@ def _artifacts(
             and s.get("kind", "GitRepository") == "GitRepository"
             and not ours(str(s.get("namespace") or gen.namespace), str(s.get("name")))
         }
-        for artifact in gen.spec.get("artifacts") or ():
+        for artifact in listed(gen.spec.get("artifacts")):
             rules: Rules = []
-            for copy in mapping(artifact).get("copy") or ():
+            for copy in listed(mapping(artifact).get("copy")):
                 source, target = str(mapping(copy).get("from")), str(mapping(copy).get("to"))
                 alias, _, rest = source.removeprefix("@").partition("/")
                 if alias in aliases and rest.endswith("**") and target.startswith("@artifact/"):
@@ -229,7 +230,7 @@ def _variables(
     values: dict[str, str] = {}
     files: set[str] = set()
     notes: list[str] = []
-    for ref in post.get("substituteFrom") or ():
+    for ref in listed(post.get("substituteFrom")):
         if not isinstance(ref, dict):
             continue
         kind, name = str(ref.get("kind") or ""), str(ref.get("name") or "")

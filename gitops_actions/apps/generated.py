@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_actions.apps.objects import Object, Repo, mapping, normpath, parse
+from gitops_actions.apps.objects import Object, Repo, normpath, parse
 from gitops_actions.errors import GitopsError
 from gitops_actions.secrets import REDACTOR
+from gitops_actions.yamlread.shapes import mapping
 
 _KINDS = {"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"}
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # kustomize's IsEnvVarName

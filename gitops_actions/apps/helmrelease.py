@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from gitops_actions.apps import helmvalues
 from gitops_actions.apps.flux import elsewhere
 from gitops_actions.apps.model import Build, EntryPoint, Helm
-from gitops_actions.apps.objects import CHART_FILE, Repo, mapping, normpath
+from gitops_actions.apps.objects import CHART_FILE, Repo, normpath
 from gitops_actions.yamlread import dump
+from gitops_actions.yamlread.shapes import listed, mapping
 
 API = "helm.toolkit.fluxcd.io/"
 
@@ -33,7 +34,7 @@ def entries(repo: Repo, repo_url: str) -> Iterator[EntryPoint | str]:
         if path not in repo.folders or CHART_FILE not in repo.folders[path]:
             yield f"{label}: chart {chart.get('chart')!r} is not a chart folder of the repo"
             continue
-        files = tuple(normpath(path, str(f)) for f in chart.get("valuesFiles") or ())
+        files = tuple(normpath(path, str(f)) for f in listed(chart.get("valuesFiles")))
         composed = helmvalues.compose(repo, obj)
         namespace = str(obj.spec.get("targetNamespace") or obj.namespace)
         name = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_actions.apps.flux import config_data, referenced
-from gitops_actions.apps.objects import Object, Repo, mapping
+from gitops_actions.apps.objects import Object, Repo
 from gitops_actions.errors import InputError
 from gitops_actions.secrets import REDACTOR, secret_values
 from gitops_actions.yamlread import loader
+from gitops_actions.yamlread.shapes import listed, mapping
 
 DEFAULT_KEY = "values.yaml"
 
@@ -28,7 +29,7 @@ def compose(repo: Repo, release: Object) -> Values:
     """The values ``release`` is installed with (a Secret's values are learned by the
     redactor, so they never reach an output)."""
     out = Values()
-    for ref in release.spec.get("valuesFrom") or ():
+    for ref in listed(release.spec.get("valuesFrom")):
         if not isinstance(ref, dict):
             continue
         kind, name = str(ref.get("kind") or ""), str(ref.get("name") or "")

@@ -13,6 +13,7 @@ from typing import Any
 from gitops_actions import kustomize
 from gitops_actions.diff.tree import Tree
 from gitops_actions.yamlread import loader
+from gitops_actions.yamlread.shapes import listed, mapping
 from gitops_actions.yamlread.values import values
 
 KUSTOMIZATION_FILES = kustomize.KUSTOMIZATION_FILES
@@ -59,11 +60,6 @@ class Object:
 
 def _meta(value: dict[str, Any]) -> dict[str, Any]:
     return mapping(value.get("metadata"))
-
-
-def mapping(value: Any) -> dict[str, Any]:
-    """``value`` when it is a mapping, else an empty one."""
-    return value if isinstance(value, dict) else {}
 
 
 def normpath(base: str, ref: str) -> str:
@@ -168,10 +164,10 @@ class Repo:
         applied as they are (a Kustomization patch setting one cluster's spec.path)."""
         found: set[str] = set()
         for folder, doc in self.kustomizations.items():
-            for patch in doc.get("patches") or ():
+            for patch in listed(doc.get("patches")):
                 if isinstance(patch, dict) and isinstance(patch.get("path"), str):
                     found.add(normpath(folder, patch["path"]))
-            for patch in doc.get("patchesStrategicMerge") or ():
+            for patch in listed(doc.get("patchesStrategicMerge")):
                 if isinstance(patch, str) and "\n" not in patch:  # not an inline patch
                     found.add(normpath(folder, patch))
         return found

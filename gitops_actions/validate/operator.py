@@ -13,6 +13,7 @@ from typing import Any
 
 from gitops_actions.validate import crds, schemas
 from gitops_actions.validate.checks import Seen
+from gitops_actions.yamlread.shapes import listed
 
 GROUP = "fluxcd.controlplane.io"
 KINDS = ("FluxInstance", "ResourceSet", "ResourceSetInputProvider")
@@ -42,7 +43,7 @@ def installs_instance_chart(resource: Mapping[str, Any]) -> bool:
     if kind == "HelmChart":
         return spec.get("chart") == INSTANCE_CHART
     if kind == "Application":
-        sources = [spec.get("source"), *(spec.get("sources") or ())]
+        sources = [spec.get("source"), *listed(spec.get("sources"))]
         return any(isinstance(s, Mapping) and s.get("chart") == INSTANCE_CHART for s in sources)
     return False
 

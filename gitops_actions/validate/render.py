@@ -26,6 +26,7 @@ from gitops_actions.validate import positions
 from gitops_actions.validate.findings import SCHEMA, Finding
 from gitops_actions.validate.inputs import CHART_FILE, kustomization_file
 from gitops_actions.yamlread import loader
+from gitops_actions.yamlread.shapes import listed
 
 RENDER_TIMEOUT = 180
 _NEEDS_HELM = "must specify --enable-helm"
@@ -316,7 +317,7 @@ def _patch_files(kustomization: Path) -> Iterable[Path]:
     data = _first(kustomization)
     if not isinstance(data, dict):
         return
-    entries = list(data.get("patches") or []) + list(data.get("patchesStrategicMerge") or [])
+    entries = listed(data.get("patches")) + listed(data.get("patchesStrategicMerge"))
     for entry in entries:
         path = entry.get("path") if isinstance(entry, dict) else entry
         if isinstance(path, str) and "\n" not in path:

@@ -185,6 +185,11 @@ def test_a_kustomization_pointing_outside_the_repo(tmp_path: Path) -> None:
         "helmCharts: [x]\n",
         "configMapGenerator: [{name: x, files: 3}]\n",
         "resources: [../other]\n",
+        "patches: 5\n",
+        "patchesStrategicMerge: abc\n",
+        "configurations: 5\n",
+        "openapi: 5\n",
+        "helmCharts: 5\n",
     ],
 )
 def test_a_kustomization_of_the_wrong_shape(text: str, tmp_path: Path) -> None:
