@@ -101,7 +101,7 @@ class Fill:
 
 def filler(spec: dict[str, Any]) -> Fill:
     go = spec.get("goTemplate") is True
-    options = [str(o) for o in spec.get("goTemplateOptions") or ()] if go else []
+    options = [str(o) for o in listed(spec.get("goTemplateOptions"))] if go else []
     known = {f"missingkey={v}" for v in ("default", "invalid", "zero", "error")}
     unknown = [o for o in options if o not in known]
     if unknown:

@@ -106,10 +106,10 @@ def _params(
     if kind == "clusters":
         return _cluster_params(repo, config, notes, fill)
     if kind in ("matrix", "merge") and depth > 0:
-        children = [g for g in config.get("generators") or () if isinstance(g, dict)]
+        children = [g for g in listed(config.get("generators")) if isinstance(g, dict)]
         if kind == "matrix":
             return _matrix(repo, children, notes, depth - 1, fill)
-        keys = [str(k) for k in config.get("mergeKeys") or ()]
+        keys = [str(k) for k in listed(config.get("mergeKeys"))]
         return _merge(repo, children, keys, notes, depth - 1, fill)
     raise _Unread(f"{kind} generator is not read: its parameters are not in the repo")
 
@@ -256,7 +256,7 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         if not isinstance(expression, dict):
             continue
         key, operator = str(expression.get("key")), str(expression.get("operator"))
-        values = [str(v) for v in expression.get("values") or ()]
+        values = [str(v) for v in listed(expression.get("values"))]
         present = key in labels
         if operator == "In" and not (present and labels[key] in values):
             return False
@@ -271,7 +271,7 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 def _git_params(repo: Repo, git: dict[str, Any]) -> Iterator[dict[str, Any]]:
     folders = sorted({f for f in repo.folders} | {_parents_of(f) for f in repo.folders} - {""})
-    directories = [d for d in git.get("directories") or () if isinstance(d, dict)]
+    directories = [d for d in listed(git.get("directories")) if isinstance(d, dict)]
     included = [str(d.get("path")) for d in directories if not d.get("exclude")]
     excluded = [str(d.get("path")) for d in directories if d.get("exclude")]
     for folder in folders:
@@ -306,7 +306,7 @@ def _file_entries(generators: Any, depth: int) -> Iterator[dict[str, Any]]:
         for kind, config in mapping(generator).items():
             config = mapping(config)
             if kind == "git":
-                yield from (f for f in config.get("files") or () if isinstance(f, dict))
+                yield from (f for f in listed(config.get("files")) if isinstance(f, dict))
             elif kind in ("matrix", "merge"):
                 yield from _file_entries(config.get("generators"), depth + 1)
 

@@ -149,7 +149,7 @@ def _part(
 
 def _with_values(part: EntryPoint, source: dict[str, Any], refs: dict[str, str]) -> EntryPoint:
     helm = mapping(source.get("helm"))
-    files = [_value_file(str(f), ".", refs) for f in helm.get("valueFiles") or ()]
+    files = [_value_file(str(f), ".", refs) for f in listed(helm.get("valueFiles"))]
     kept = tuple(f for f in files if f)
     return dataclasses.replace(part, inputs=tuple(sorted({*part.inputs, *kept})), settings=kept)
 
@@ -165,13 +165,13 @@ def _value_file(text: str, path: str, refs: dict[str, str]) -> str:
 
 def _helm(source: dict[str, Any], path: str, refs: dict[str, str], name: str) -> Helm:
     spec = mapping(source.get("helm"))
-    files = [_value_file(str(f), path, refs) for f in spec.get("valueFiles") or ()]
+    files = [_value_file(str(f), path, refs) for f in listed(spec.get("valueFiles"))]
     values = spec.get("valuesObject") or spec.get("values") or ""
     if not isinstance(values, str):
         values = dump.dump(values)
     parameters = tuple(
         (str(p.get("name")), str(p.get("value")))
-        for p in spec.get("parameters") or ()
+        for p in listed(spec.get("parameters"))
         if isinstance(p, dict) and p.get("name")
     )
     release = str(spec.get("releaseName") or name.rpartition("/")[2])
@@ -183,7 +183,7 @@ def _kustomize(options: Any) -> dict[str, Any]:
     if not isinstance(options, dict):
         return {}
     merged: dict[str, Any] = {}
-    images = [_image(str(i)) for i in options.get("images") or ()]
+    images = [_image(str(i)) for i in listed(options.get("images"))]
     if images:
         merged["images"] = images
     for key in ("namePrefix", "nameSuffix", "namespace"):
@@ -193,8 +193,8 @@ def _kustomize(options: Any) -> dict[str, Any]:
         if isinstance(options.get(key), dict) and options[key]:
             merged[key] = {str(k): str(v) for k, v in options[key].items()}
     for key in ("patches", "components", "replicas"):
-        if options.get(key):
-            merged[key] = copy.deepcopy(list(options[key]))
+        if listed(options.get(key)):
+            merged[key] = copy.deepcopy(options[key])
     return merged
 
 

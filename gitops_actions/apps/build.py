@@ -28,6 +28,7 @@ from gitops_actions.apps.objects import KUSTOMIZATION_FILES, MANIFEST
 from gitops_actions.paths import SKIPPED_DIRS, escapes, walk
 from gitops_actions.validate import render as renderer
 from gitops_actions.yamlread import dump, loader
+from gitops_actions.yamlread.shapes import listed, mapping
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def _inlined(root: Path, path: str, doc: dict[str, Any], components: Any) -> dic
             return None
         extra.append(posixpath.relpath(folder, path))
     inlined = {k: v for k, v in doc.items() if k != "components"}
-    inlined["resources"] = [*(doc.get("resources") or []), *extra]
+    inlined["resources"] = [*listed(doc.get("resources")), *extra]
     return inlined
 
 
@@ -257,9 +258,9 @@ def _merged(doc: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(doc)
     for key, value in extra.items():
         if isinstance(value, list):
-            merged[key] = [*(merged.get(key) or []), *copy.deepcopy(value)]
+            merged[key] = [*listed(merged.get(key)), *copy.deepcopy(value)]
         elif isinstance(value, Mapping):
-            merged[key] = {**(merged.get(key) or {}), **value}
+            merged[key] = {**mapping(merged.get(key)), **value}
         else:
             merged[key] = value
     return merged
@@ -325,7 +326,7 @@ def _holding_ways_out(root: Path) -> set[Path]:
 def _resources(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "List" and "items" in doc:
-            yield from _resources(doc.get("items") or [])
+            yield from _resources(listed(doc.get("items")))
         elif isinstance(doc, dict):
             yield doc
 

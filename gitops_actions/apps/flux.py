@@ -134,7 +134,7 @@ def _artifacts(
     for gen in repo.of_kind(GENERATOR_API, "ArtifactGenerator"):
         aliases = {
             str(s.get("alias")): s
-            for s in gen.spec.get("sources") or ()
+            for s in listed(gen.spec.get("sources"))
             if isinstance(s, dict)
             and s.get("kind", "GitRepository") == "GitRepository"
             and not ours(str(s.get("namespace") or gen.namespace), str(s.get("name")))
@@ -179,13 +179,13 @@ def _entry(repo: Repo, obj: Object, path: str) -> EntryPoint:
     else:
         inputs |= repo.closure(path)
     merged: dict[str, Any] = {}
-    components = [c for c in spec.get("components") or () if isinstance(c, str)]
+    components = [c for c in listed(spec.get("components")) if isinstance(c, str)]
     for component in components:
         inputs |= repo.closure(normpath(path, component))
     if components:
         merged["components"] = components
     for key in ("patches", "images"):
-        if spec.get(key):
+        if listed(spec.get(key)):
             merged[key] = list(spec[key])
     for key in ("namePrefix", "nameSuffix"):
         if spec.get(key):
