@@ -5,12 +5,11 @@ is a note."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from typing import Any
 
-from gitops_actions.apps.objects import parse
+from gitops_actions.apps.objects import merge_patch, parse
 from gitops_actions.yamlread.shapes import listed, mapping
 
 _PLACEHOLDER = re.compile(r"\{\{-?\s*\.?([A-Za-z0-9_.\[\]-]+)\s*-?\}\}")
@@ -70,19 +69,7 @@ def _patched(app: dict[str, Any], text: str) -> dict[str, Any]:
         return app  # the patch rendered empty (an ``if`` not taken): nothing to change
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise Failed("templatePatch is not one YAML mapping once rendered")
-    return _strategic(app, docs[0])
-
-
-def _strategic(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _strategic(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return merge_patch(app, docs[0])
 
 
 class Fill:

@@ -10,7 +10,6 @@ after that. The model reads each child as its parent applies it (but for ``LEFT_
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 from gitops_actions.apps import flux
 from gitops_actions.apps.model import EntryPoint
-from gitops_actions.apps.objects import Object, parse
+from gitops_actions.apps.objects import Object, merge_patch, parse
 from gitops_actions.yamlread.shapes import listed, mapping
 
 DEPTH = 4  # levels of Kustomizations applying Kustomizations followed
@@ -132,21 +131,14 @@ def _matches(selector: str, labels: Mapping[str, Any]) -> bool:
 def _merged(value: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """A strategic merge patch of a custom resource: maps merge, lists and scalars are
     replaced, a null removes. The patch's own name is a placeholder; the target keeps its."""
-    out = dict(value)
-    for key, item in patch.items():
-        if key in ("apiVersion", "kind"):
-            continue
-        if key == "metadata" and isinstance(item, dict):
-            item = {k: v for k, v in item.items() if k not in ("name", "namespace")}
-        if key == "spec" and isinstance(item, dict):  # see LEFT_OUT
-            item = {k: v for k, v in item.items() if k not in LEFT_OUT}
-        if item is None:
-            out.pop(key, None)
-        elif isinstance(item, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], item)
-        else:
-            out[key] = copy.deepcopy(item)
-    return out
+    kept = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}
+    if isinstance(kept.get("metadata"), dict):
+        kept["metadata"] = {
+            k: v for k, v in kept["metadata"].items() if k not in ("name", "namespace")
+        }
+    if isinstance(kept.get("spec"), dict):  # see LEFT_OUT
+        kept["spec"] = {k: v for k, v in kept["spec"].items() if k not in LEFT_OUT}
+    return merge_patch(value, kept)
 
 
 def _substituted(value: Any, values: Mapping[str, str]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import posixpath
 import re
@@ -60,6 +61,21 @@ class Object:
 
 def _meta(value: dict[str, Any]) -> dict[str, Any]:
     return mapping(value.get("metadata"))
+
+
+def merge_patch(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``patch`` merged into ``base`` as a JSON merge patch (RFC 7386), which is what a
+    strategic merge patch does to a custom resource: mappings merge, lists and scalars
+    are replaced, a null removes."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def normpath(base: str, ref: str) -> str:

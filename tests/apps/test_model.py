@@ -14,6 +14,7 @@ import yaml
 
 from gitops_actions import apps
 from gitops_actions.apps import flux
+from gitops_actions.apps.objects import merge_patch
 from gitops_actions.apps.source import canonical
 from gitops_actions.diff.tree import DiskTree
 
@@ -481,3 +482,10 @@ def test_a_patch_file_is_not_an_object_the_agent_applies(tmp_path: Path) -> None
         "apps/base/web.yaml",
         "clusters/prod/apps.yaml",
     ]
+
+
+def test_merge_patch_merges_mappings_replaces_the_rest_and_removes_on_null() -> None:
+    base = {"a": {"b": 1, "c": [1, 2], "d": "x"}, "e": 1}
+    patch = {"a": {"c": [3], "d": None, "f": {"g": 2}}, "e": None}
+    assert merge_patch(base, patch) == {"a": {"b": 1, "c": [3], "f": {"g": 2}}}
+    assert base == {"a": {"b": 1, "c": [1, 2], "d": "x"}, "e": 1}  # not changed in place
