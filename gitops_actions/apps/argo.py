@@ -45,6 +45,7 @@ def _application(
         return
     destination = mapping(spec.get("destination"))
     namespace = str(destination.get("namespace") or "")
+    cluster = _cluster(destination)
     refs = {
         str(s["ref"]): normpath(".", str(s.get("path") or "."))
         for s in ours
@@ -76,7 +77,7 @@ def _application(
         yield f"{label}: no source with a path in this repo"
         return
     if len(parts) == 1:
-        yield parts[0]
+        yield dataclasses.replace(parts[0], cluster=cluster)
         return
     inputs = sorted({i for p in parts for i in p.inputs})
     notes = [p.unrenderable for p in parts if p.unrenderable]
@@ -88,7 +89,18 @@ def _application(
         defined_in=file,
         parts=tuple(parts),
         notes=tuple(notes),
+        cluster=cluster,
     )
+
+
+def _cluster(destination: dict[str, Any]) -> str:
+    """The cluster an Application deploys to, by its server or its name (the local
+    cluster however it is named)."""
+    server = str(destination.get("server") or "").rstrip("/")
+    name = str(destination.get("name") or "")
+    if server == "https://kubernetes.default.svc" or (not server and name == "in-cluster"):
+        return "in-cluster"
+    return server or name or "in-cluster"
 
 
 def _ours(repo: Repo, repo_url: str, source: dict[str, Any]) -> bool:

@@ -56,6 +56,7 @@ class EntryPoint:
     inputs: tuple[str, ...]
     defined_in: str = ""  # the file holding the Flux/Argo CD object
     group: str = ""
+    cluster: str = ""  # Argo CD: the destination cluster; resources on two never clash
     build: Build = field(default_factory=Build)
     files: tuple[str, ...] = ()  # plain: the manifests
     parts: tuple[EntryPoint, ...] = ()  # Argo CD multi-source: one entry point per source

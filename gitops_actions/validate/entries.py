@@ -123,6 +123,12 @@ def _rel(root: Path, text: str) -> str:
     return "." if rel in ("", ".") else rel
 
 
+def unit(entry: EntryPoint) -> str:
+    """What resources may not repeat within: the entry point's group (one Flux tree, one
+    app-of-apps), on one cluster (an app-of-apps may deploy to several)."""
+    return f"{entry.group} on {entry.cluster}" if entry.cluster else entry.group
+
+
 def label(entry: EntryPoint) -> str:
     return f"{entry.kind} {entry.name}"
 

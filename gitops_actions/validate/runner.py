@@ -70,7 +70,7 @@ def validate(request: Request) -> Outcome:
                 sources += [
                     engine.Source(
                         f,
-                        entry.group,
+                        entries.unit(entry),
                         json=f.endswith(".json"),
                         origin=entries.label(entry),
                         namespace=entry.build.default_namespace,  # as Argo CD applies it
@@ -85,7 +85,9 @@ def validate(request: Request) -> Outcome:
             shown = entries.shown_file(planned.root, item.entry)
             label = entries.label(item.entry)
             if item.text is not None:
-                sources.append(engine.Source(shown, item.entry.group, text=item.text, origin=label))
+                sources.append(
+                    engine.Source(shown, entries.unit(item.entry), text=item.text, origin=label)
+                )
                 traces[(shown, label)] = entries.Traced(item, shown, label)
             if item.error:
                 unusable.append(shown)

@@ -149,9 +149,15 @@ def test_generated_apps_and_generated_variables_pass(repo: Path, url: str) -> No
 
 
 @pytest.mark.parametrize("repo", ["argocd-gotemplate"], indirect=True)
-def test_directory_apps_in_one_namespace_are_duplicates(repo: Path) -> None:
+def test_directory_apps_in_one_namespace_of_one_cluster_are_duplicates(repo: Path) -> None:
+    """dev and prod deploy to two clusters: the same namespace on both is no clash; once
+    both deploy to one cluster, it is."""
     envs = repo / "argocd/envs.yaml"
     envs.write_text(envs.read_text().replace("'{{ printf \"%s-%s\" .path.basename .env }}'", "web"))
+    assert validate(Request(paths=(".",), workers=1, repo_url=PLATFORM)).findings == ()
+    envs.write_text(
+        envs.read_text().replace("https://prod.example.test", "https://dev.example.test")
+    )
     outcome = validate(Request(paths=(".",), workers=1, repo_url=PLATFORM))
     assert sorted(f"{f.file}: {f.message}" for f in outcome.findings) == [
         "apps/web/deployment.yaml: Deployment web/web is defined again (first in"
