@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ from gitops_actions.serve.worker import Bell, PipeBell, Workers, owner_id
 
 INTAKE_SWITCH = 0.0005  # seconds: the state's thread gets the interpreter back quickly
 WORKER_NICE = 10  # the worker process (and what it spawns) yields the CPU to the intake
+# A signal the kernel hands to another thread than the main one does not wake the main
+# thread from a lock wait, so Python's handler would wait for the next wake-up: the main
+# thread of the worker wakes this often to run it.
+SIGNAL_POLL = 0.25  # seconds
 PR_SET_PDEATHSIG = 1
 _FORK = multiprocessing.get_context("fork")
 
@@ -114,7 +119,9 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    watch: asyncio.Future[None] = loop.run_in_executor(None, worker.join)  # its end stops us
+    # its end stops us; a thread of its own, so that leaving never waits on it unbounded
+    joiner = ThreadPoolExecutor(1, thread_name_prefix="worker-watch")
+    watch: asyncio.Future[None] = loop.run_in_executor(joiner, worker.join)
     stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     await asyncio.wait([stopped, watch], return_when=asyncio.FIRST_COMPLETED)
     service.draining = True
@@ -127,6 +134,7 @@ async def _serve(
     await web_runner.cleanup()
     service.state.shutdown(wait=True)
     store.close()
+    joiner.shutdown(wait=False)  # main() kills the worker if the drain did not end it
 
 
 def _work(
@@ -157,7 +165,8 @@ def _work(
         bell=bell,
     )
     workers.start()
-    stop.wait()
+    while not stop.wait(SIGNAL_POLL):
+        pass
     left = workers.drain(settings.drain_timeout)
     cut_off.value = left
     if not left:
